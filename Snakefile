@@ -1,0 +1,43 @@
+# MIST: Multiple Instance Self-Training for weakly supervised video anomaly detection
+# (Feng, Hong & Zheng, CVPR 2021) as a workflow of cached stages. Wiring only: the work is
+# done by the step modules in mist_steps/, each rule passing its config values as params.
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+sys.path.insert(0, workflow.basedir)
+from mist_steps.config_schema import validate_config
+
+validate_config(config, f"{workflow.basedir}/schemas/config.schema.yaml")
+
+
+# Jobs run `python -m mist_steps.<step>`: make the package importable for them even where it
+# was not pip-installed (`--sdm conda`, cluster nodes). Also bash strict mode, as by default.
+shell.prefix(
+    "set -euo pipefail; export PYTHONPATH={workflow.basedir:q}${{PYTHONPATH:+:$PYTHONPATH}}; "
+)
+
+
+wildcard_constraints:
+    dataset="[a-z][a-z0-9]*",
+
+
+include: "rules/common.smk"
+include: "rules/synth.smk"
+include: "rules/datasets.smk"
+
+
+# The default target. The goal is results/synth_i3d_auc.json (MIST on the synthetic
+# benchmark); until the feature and training stages exist it is the indexed dataset.
+rule all:
+    default_target: True
+    input:
+        "results/synth/videos.csv",
+        "results/synth/ground_truth.h5",

@@ -1,0 +1,21 @@
+rule index_dataset:
+    """One row per video (videos.csv) and the frame-level test ground truth (HDF5)."""
+    input:
+        unpack(dataset_index_inputs),
+    output:
+        videos="results/{dataset}/videos.csv",
+        ground_truth="results/{dataset}/ground_truth.h5",
+    log:
+        "logs/{dataset}/index_dataset.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    params:
+        sources=lambda wildcards: cli_flags(dataset_sources(wildcards.dataset)),
+    shell:
+        "python -m mist_steps.datasets {params.sources}"
+        " --out-videos {output.videos:q} --out-ground-truth {output.ground_truth:q}"
+        " > {log:q} 2>&1"
