@@ -19,13 +19,13 @@ unnormalised frames), 16 x 112 x 112 for the Sultani/MIST protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mist_steps.encoders.i3d import _check_clip
+from mist_steps.encoders.base import TappedEncoder
 
 # (name, kind, args) in network order. conv: (in, out); pool: (kernel, stride, padding).
 C3D_LAYOUT: tuple[tuple[str, str, tuple], ...] = (
@@ -46,7 +46,7 @@ POOL5 = ((2, 2, 2), (2, 2, 2), (0, 1, 1))
 FC6_INPUT = (512, 1, 4, 4)  # pool5 output of a 16x112x112 clip, flattened to 8192
 
 
-class C3D(nn.Module):
+class C3D(TappedEncoder):
     """C3D (Sports-1M layout). Conv outputs are post-ReLU.
 
     Taps (``forward_features`` kinds): ``"conv4b"`` [B, 512, T/4, H/8, W/8], ``"conv5b"``
@@ -68,14 +68,7 @@ class C3D(nn.Module):
     _DIMS = {"conv4b": 512, "conv5b": 512, "feature": 512, "fc6": 4096}
 
     def __init__(self, num_classes: int = 487, in_channels: int = 3, dropout: float = 0.5) -> None:
-        super().__init__()
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be >= 1; got {num_classes}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
-        self.num_classes = int(num_classes)
-        self.in_channels = int(in_channels)
-        self.dropout_p = float(dropout)
+        super().__init__(num_classes, in_channels, dropout)
         self._pools: dict[str, tuple] = {}
         for name, kind, args in C3D_LAYOUT:
             if kind == "conv":
@@ -89,55 +82,17 @@ class C3D(nn.Module):
         self.fc8 = nn.Linear(4096, self.num_classes)
         self.dropout = nn.Dropout(self.dropout_p)
 
-    @property
-    def config(self) -> dict:
-        """Constructor keyword arguments (plain types), enough to rebuild this model."""
-        return {"num_classes": self.num_classes, "in_channels": self.in_channels,
-                "dropout": self.dropout_p}
+    vector_kinds = ("feature", "fc6")
 
-    def feature_dim(self, kind: str) -> int:
-        """Channels (maps) or length (vectors) of the feature ``kind``."""
-        try:
-            return self._DIMS[kind]
-        except KeyError:
-            raise ValueError(f"unknown C3D feature kind {kind!r}; choose from "
-                             f"{list(self._DIMS)}") from None
-
-    # -- trunk pieces --------------------------------------------------------------------
-    def _index(self, tap: str) -> int:
-        try:
-            return self.endpoints.index(tap)
-        except ValueError:
-            raise ValueError(f"unknown C3D tap {tap!r}; choose from {list(self.endpoints)}") from None
-
-    def _layer(self, name: str, x: torch.Tensor) -> torch.Tensor:
+    def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        name = self.endpoints[i]
         if name in self._pools:
             kernel, stride, padding = self._pools[name]
             return F.max_pool3d(x, kernel, stride, padding)
         return F.relu(self._modules[name](x))
 
-    def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        for name in self.endpoints[start:stop]:
-            x = self._layer(name, x)
-        return x
-
-    def forward_until(self, x: torch.Tensor, tap: str) -> torch.Tensor:
-        """Run the trunk from the input up to and including layer ``tap``."""
-        _check_clip(x, self.in_channels, "C3D")
-        return self._run(x, 0, self._index(tap) + 1)
-
-    def forward_from(self, m: torch.Tensor, tap: str) -> torch.Tensor:
-        """Continue from the output of layer ``tap`` to the final map (ReLU'd conv5b)."""
-        return self._run(m, self._index(tap) + 1, len(self.endpoints))
-
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """The final feature map, ReLU'd conv5b [B, 512, T', H', W']."""
-        return self.forward_until(x, self.final_tap)
-
-    @staticmethod
-    def pool(feature_map: torch.Tensor) -> torch.Tensor:
-        """Global average over time and space: [B, C, T, H, W] -> [B, C]."""
-        return feature_map.mean(dim=(2, 3, 4))
+    def _vector_feature(self, kind: str, final_map: torch.Tensor) -> torch.Tensor:
+        return self.fc6_features(final_map) if kind == "fc6" else self.pool(final_map)
 
     def fc6_features(self, conv5b: torch.Tensor) -> torch.Tensor:
         """ReLU(fc6(flatten(pool5(conv5b)))) -> [B, 4096]; needs a 16x112x112 clip."""
@@ -159,30 +114,3 @@ class C3D(nn.Module):
         h = self.dropout(self.fc6_features(feature_map))
         h = self.dropout(F.relu(self.fc7(h)))
         return self.fc8(h)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
-
-    def forward_features(self, x: torch.Tensor,
-                         kinds: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
-        """The requested feature taps of a clip batch (default: all of :attr:`feature_kinds`,
-        which includes ``"fc6"`` and so needs 16x112x112 clips; pass ``kinds`` otherwise)."""
-        kinds = list(self.feature_kinds if kinds is None else kinds)
-        for kind in kinds:
-            self.feature_dim(kind)
-        if not kinds:
-            return {}
-        needs_final = any(k in ("feature", "fc6") for k in kinds)
-        maps = {k for k in kinds if k in self.endpoints} | ({self.final_tap} if needs_final else set())
-        last = max(self._index(k) for k in maps)
-        _check_clip(x, self.in_channels, "C3D")
-        out: dict[str, torch.Tensor] = {}
-        for name in self.endpoints[: last + 1]:
-            x = self._layer(name, x)
-            if name in maps:
-                out[name] = x
-        if "feature" in kinds:
-            out["feature"] = self.pool(out[self.final_tap])
-        if "fc6" in kinds:
-            out["fc6"] = self.fc6_features(out[self.final_tap])
-        return {k: out[k] for k in kinds}

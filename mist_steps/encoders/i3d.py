@@ -31,11 +31,13 @@ were trained with), T = 16 for the MIST protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mist_steps.encoders.base import TappedEncoder
 
 Triple = tuple[int, int, int]
 
@@ -139,15 +141,7 @@ I3D_LAYOUT: tuple[tuple[str, str, tuple], ...] = (
 )
 
 
-def _check_clip(x: torch.Tensor, in_channels: int, arch: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] != in_channels:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{arch} expects clips shaped [B, {in_channels}, T, H, W]; got {shape}")
-    if not x.is_floating_point():
-        raise ValueError(f"{arch} expects a floating-point clip tensor; got {x.dtype}")
-
-
-class InceptionI3d(nn.Module):
+class InceptionI3d(TappedEncoder):
     """Inception-I3D, RGB. See the module docstring for the architecture and conventions.
 
     Taps (``forward_features`` kinds): ``"mixed_4f"`` [B, 832, T/8, H/16, W/16],
@@ -169,14 +163,7 @@ class InceptionI3d(nn.Module):
     _DIMS = {"mixed_4f": 832, "mixed_5c": 1024, "feature": 1024}
 
     def __init__(self, num_classes: int = 400, in_channels: int = 3, dropout: float = 0.5) -> None:
-        super().__init__()
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be >= 1; got {num_classes}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
-        self.num_classes = int(num_classes)
-        self.in_channels = int(in_channels)
-        self.dropout_p = float(dropout)
+        super().__init__(num_classes, in_channels, dropout)
         self._names: list[str] = []
         for name, kind, args in I3D_LAYOUT:
             if kind == "unit":
@@ -195,81 +182,10 @@ class InceptionI3d(nn.Module):
         self.logits = Unit3D(self.final_channels, self.num_classes, batch_norm=False, relu=False,
                              bias=True)
 
-    # -- configuration -------------------------------------------------------------------
-    @property
-    def config(self) -> dict:
-        """Constructor keyword arguments (plain types), enough to rebuild this model."""
-        return {"num_classes": self.num_classes, "in_channels": self.in_channels,
-                "dropout": self.dropout_p}
-
-    def feature_dim(self, kind: str) -> int:
-        """Channels (maps) or length (vectors) of the feature ``kind``."""
-        try:
-            return self._DIMS[kind]
-        except KeyError:
-            raise ValueError(f"unknown I3D feature kind {kind!r}; choose from "
-                             f"{list(self._DIMS)}") from None
-
-    # -- trunk pieces --------------------------------------------------------------------
-    def _index(self, tap: str) -> int:
-        try:
-            return self.endpoints.index(tap)
-        except ValueError:
-            raise ValueError(f"unknown I3D tap {tap!r}; choose from {list(self.endpoints)}") from None
-
-    def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        for name in self._names[start:stop]:
-            x = self._modules[name](x)
-        return x
-
-    def forward_until(self, x: torch.Tensor, tap: str) -> torch.Tensor:
-        """Run the trunk from the input up to and including endpoint ``tap``."""
-        _check_clip(x, self.in_channels, "I3D")
-        return self._run(x, 0, self._index(tap) + 1)
-
-    def forward_from(self, m: torch.Tensor, tap: str) -> torch.Tensor:
-        """Continue from the output of endpoint ``tap`` to the final map (Mixed_5c).
-
-        For ``tap="mixed_4f"`` this is MaxPool3d_5a_2x2, Mixed_5b, Mixed_5c.
-        """
-        return self._run(m, self._index(tap) + 1, len(self._names))
-
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """The final feature map Mixed_5c, [B, 1024, T', H', W']."""
-        return self.forward_until(x, self.final_tap)
-
-    @staticmethod
-    def pool(feature_map: torch.Tensor) -> torch.Tensor:
-        """Global average over time and space: [B, C, T, H, W] -> [B, C]."""
-        return feature_map.mean(dim=(2, 3, 4))
+    def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return self._modules[self._names[i]](x)
 
     def head(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Classification head on a Mixed_5c map: pool, dropout, 1x1x1 logits -> [B, classes]."""
         x = self.dropout(self.avg_pool(feature_map))
         return self.logits(x).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x))
-
-    def forward_features(self, x: torch.Tensor,
-                         kinds: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
-        """The requested feature taps of a clip batch (default: all of :attr:`feature_kinds`).
-
-        Runs the trunk only as far as the deepest requested tap.
-        """
-        kinds = list(self.feature_kinds if kinds is None else kinds)
-        for kind in kinds:
-            self.feature_dim(kind)  # validates the name
-        if not kinds:
-            return {}
-        maps = {k for k in kinds if k != "feature"} | ({self.final_tap} if "feature" in kinds else set())
-        last = max(self._index(k) for k in maps)
-        _check_clip(x, self.in_channels, "I3D")
-        out: dict[str, torch.Tensor] = {}
-        for i, name in enumerate(self._names[: last + 1]):
-            x = self._modules[name](x)
-            if self.endpoints[i] in maps:
-                out[self.endpoints[i]] = x
-        if "feature" in kinds:
-            out["feature"] = self.pool(out[self.final_tap])
-        return {k: out[k] for k in kinds}
