@@ -27,17 +27,23 @@ shell.prefix(
 
 wildcard_constraints:
     dataset="[a-z][a-z0-9]*",
+    encoder="i3d|c3d",
+    shard="[0-9]+",
 
 
 include: "rules/common.smk"
 include: "rules/synth.smk"
 include: "rules/datasets.smk"
+include: "rules/encoders.smk"
+include: "rules/features.smk"
+include: "rules/stage1.smk"
 
 
 # The default target. The goal is results/synth_i3d_auc.json (MIST on the synthetic
-# benchmark); until the feature and training stages exist it is the indexed dataset.
+# benchmark); until stage II exists it is stage I: the generator-only result and the
+# pseudo labels.
 rule all:
     default_target: True
     input:
-        "results/synth/videos.csv",
-        "results/synth/ground_truth.h5",
+        "results/synth_i3d_generator_auc.json",
+        "results/synth_i3d/pseudo_labels.h5",

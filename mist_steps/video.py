@@ -34,7 +34,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -419,7 +419,8 @@ def read_video_table(path: str | os.PathLike):
                                          "class": str}, keep_default_na=False,
                             na_values={"fps": ["", "nan", "NaN"], "frame_count": [""]})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not a readable CSV ({err}); rebuild it with the indexing step") from None
+        raise InputError(f"{path}: not a readable CSV ({err}); rebuild it with the indexing "
+                         f"step") from None
     missing = [c for c in VIDEO_TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; a videos.csv has the columns "
@@ -429,7 +430,8 @@ def read_video_table(path: str | os.PathLike):
         raise InputError(f"{path}: empty video_id on data line(s) {[i + 1 for i in empty[:5]]}")
     dupes = sorted(set(table["video_id"][table["video_id"].duplicated()]))
     if dupes:
-        raise InputError(f"{path}: video_id(s) listed more than once: {dupes[:5]}; ids must be unique")
+        raise InputError(f"{path}: video_id(s) listed more than once: {dupes[:5]}; ids must "
+                         f"be unique")
     try:
         table["frame_count"] = table["frame_count"].astype(int)
         table["fps"] = table["fps"].astype(float)

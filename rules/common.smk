@@ -1,5 +1,6 @@
 # Helpers shared by the rules: dataset lookup and the checks that must fail before any
 # job starts. Everything here only reads the config; steps get values through params.
+import json
 import shlex
 
 from snakemake.exceptions import WorkflowError
@@ -21,6 +22,30 @@ def dataset_config(name):
         ) from None
 
 
+def encoder_config(name):
+    return config["encoders"][name]
+
+
+def stage1_config(dataset, encoder):
+    """The settings behind a generator result, recorded in its metrics JSON."""
+    return {
+        "dataset": dataset_config(dataset),
+        "encoder": encoder_config(encoder),
+        "extract": config["extract"],
+        "generator": config["generator"],
+        "evaluate": config["evaluate"],
+    }
+
+
+def shard_files(wildcards, pattern):
+    """The per-shard files of one extraction, shard 0 .. extract.shards - 1."""
+    folder = f"results/{wildcards.dataset}_{wildcards.encoder}/shards"
+    return [
+        f"{folder}/{pattern.format(shard=i)}"
+        for i in range(config["extract"]["shards"])
+    ]
+
+
 def dataset_sources(name):
     """Videos root and annotation files of a dataset (synth: what make_synth writes)."""
     entry = dataset_config(name)
@@ -31,7 +56,41 @@ def dataset_sources(name):
             "train_list": f"{SYNTH_DATA}/Anomaly_Train.txt",
             "test_annotations": f"{SYNTH_DATA}/Temporal_Anomaly_Annotation.txt",
         }
-    return dict(entry)
+    keys = (
+        "format",
+        "root",
+        "train_list",
+        "test_annotations",
+        "test_list",
+        "masks",
+        "frames_fps",
+    )
+    return {key: entry[key] for key in keys if key in entry}
+
+
+def imported_features(dataset, encoder):
+    """The `features:` entry of a dataset for one encoder (precomputed features to import)."""
+    imported = dataset_config(dataset).get("features")
+    if imported is None:
+        return None
+    if encoder not in imported:
+        raise WorkflowError(
+            f"dataset '{dataset}' takes precomputed features (datasets.{dataset}.features) "
+            f"for {', '.join(sorted(imported))} only, not {encoder}: add "
+            f"datasets.{dataset}.features.{encoder}, or remove the features entry to "
+            f"extract from the videos"
+        )
+    return imported[encoder]
+
+
+def dataset_regex(imported):
+    """Wildcard pattern of the datasets whose features are imported (or extracted)."""
+    names = [
+        name
+        for name, entry in config["datasets"].items()
+        if ("features" in entry) == imported
+    ]
+    return "|".join(names) if names else "(?!)"
 
 
 def cli_flags(values):
@@ -59,6 +118,8 @@ def dataset_index_inputs(wildcards):
         for k in ("train_list", "test_annotations", "test_list", "masks")
         if k in src
     }
+    if "features" in dataset_config(wildcards.dataset):
+        return files  # precomputed features: the videos are not needed
     expected = expected_videos(
         src["format"],
         src["root"],

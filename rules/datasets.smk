@@ -15,7 +15,13 @@ rule index_dataset:
         runtime=20,
     params:
         sources=lambda wildcards: cli_flags(dataset_sources(wildcards.dataset)),
+        # With precomputed features the videos may be absent: counts come from the lists.
+        check=lambda wildcards: (
+            "--no-check-videos"
+            if "features" in dataset_config(wildcards.dataset)
+            else ""
+        ),
     shell:
-        "python -m mist_steps.datasets {params.sources}"
+        "python -m mist_steps.datasets {params.sources} {params.check}"
         " --out-videos {output.videos:q} --out-ground-truth {output.ground_truth:q}"
         " > {log:q} 2>&1"

@@ -452,3 +452,13 @@ def test_build_encoder():
                                                             "dropout": 0.0}
     with pytest.raises(ValueError, match="unknown encoder"):
         build_encoder("resnet", 2)
+
+
+def test_meta_with_str_and_number_subclasses_stays_loadable(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "enc.pt"
+    save_encoder(path, build_encoder("i3d", 2), {"torch": torch.__version__, "acc": np.float64(0.5), "n": np.int64(3)})
+    _, meta = load_encoder(path)
+    assert meta["torch"] == str(torch.__version__) and meta["acc"] == 0.5 and meta["n"] == 3
+    assert type(meta["torch"]) is str

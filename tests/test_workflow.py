@@ -6,6 +6,7 @@ import sys
 import time
 
 import h5py
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,15 +90,81 @@ def test_tiny_synth_dataset_stage_end_to_end(workdir):
         assert set(gt["labels"]) == test_ids
         for vid, n in videos.loc[videos.split == "test", ["video_id", "frame_count"]].itertuples(index=False):
             assert len(gt["labels"][vid]) == n // 16 * 16
-    for log in ("logs/synth/make_synth.log", "logs/synth/index_dataset.log"):
-        assert (workdir / log).exists()
-    assert (workdir / "results/benchmarks/synth/make_synth.tsv").exists()
+    # Vanilla features of every video, one row per complete 16-frame snippet, centre crop.
+    with h5py.File(workdir / "results/synth_i3d/features_vanilla.h5") as features:
+        assert set(features["features"]) == set(videos.video_id)
+        for vid, n in videos[["video_id", "frame_count"]].itertuples(index=False):
+            assert features["features"][vid].shape == (n // 16, 1, 1024)
+    assert pd.read_csv(workdir / "results/synth_i3d/skipped.csv").empty
+    assert not (workdir / "results/synth_i3d/shards").exists() or not any(
+        (workdir / "results/synth_i3d/shards").iterdir()
+    )  # shard files are temporary
+    for log in (
+        "logs/synth/make_synth.log",
+        "logs/synth/index_dataset.log",
+        "logs/encoders/i3d_vanilla.log",
+        "logs/synth_i3d/extract_shard_0.log",
+        "logs/synth_i3d/extract_shard_1.log",
+        "logs/synth_i3d/gather_features.log",
+    ):
+        assert (workdir / log).exists(), log
+    for bench in ("synth/make_synth", "encoders/i3d_vanilla", "synth_i3d/extract_shard_0"):
+        assert (workdir / f"results/benchmarks/{bench}.tsv").exists(), bench
 
     # Cached: nothing left to do.
     again = snakemake(workdir, "-n", "--quiet", "rules")
     assert again.returncode == 0 and "make_synth" not in again.stdout and "index_dataset" not in again.stdout
 
-    # A synthetic-benchmark setting re-renders the data and re-indexes it.
+    # An extraction setting re-runs extraction only, nothing upstream.
+    write_config(workdir, load_config(overrides={"extract": {"batch_size": 3}}))
+    changed = snakemake(workdir, "-n", "--quiet", "rules")
+    assert "extract_shard" in changed.stdout and "gather_features" in changed.stdout
+    assert "make_synth" not in changed.stdout and "pretrain_encoder" not in changed.stdout
+
+    # A synthetic-benchmark setting re-renders the data and everything after it, but the
+    # vanilla encoder does not depend on the benchmark.
     write_config(workdir, load_config(overrides={"synth": {"seed": 1}}))
     changed = snakemake(workdir, "-n", "--quiet", "rules")
-    assert "make_synth" in changed.stdout and "index_dataset" in changed.stdout
+    for rule in ("make_synth", "index_dataset", "extract_shard", "gather_features"):
+        assert rule in changed.stdout
+    assert "pretrain_encoder" not in changed.stdout
+
+
+def test_precomputed_features_are_imported_without_videos(tmp_path):
+    """A user with RTFM-style .npy features but no videos still gets the feature file."""
+    data = tmp_path / "mini"
+    data.mkdir()
+    (data / "Anomaly_Train.txt").write_text(
+        "Abuse/Abuse001_x264.mp4\nTraining_Normal_Videos_Anomaly/Normal_Videos001_x264.mp4\n"
+    )
+    (data / "Temporal_Anomaly_Annotation_New.txt").write_text(
+        "Abuse028_x264.mp4\tAbuse\t16\t40\t-1\t-1\t80\n"
+        "Normal_Videos_003_x264.mp4\tNormal\t-1\t-1\t-1\t-1\t64\n"
+    )
+    feats = data / "features"
+    feats.mkdir()
+    rng = np.random.default_rng(0)
+    clips = {"Abuse001_x264": 7, "Normal_Videos001_x264": 3, "Abuse028_x264": 5, "Normal_Videos_003_x264": 4}
+    for vid, n in clips.items():
+        np.save(feats / f"{vid}_i3d.npy", rng.random((n, 10, 1024), dtype=np.float32))
+    config = load_config(
+        overrides={
+            "datasets": {
+                "mini": {
+                    "format": "ucf_crime",
+                    "clips_per_bag": {"i3d": 2, "c3d": 2},
+                    "root": str(tmp_path / "no_videos_here"),
+                    "train_list": str(data / "Anomaly_Train.txt"),
+                    "test_annotations": str(data / "Temporal_Anomaly_Annotation_New.txt"),
+                    "features": {"i3d": {"dir": str(feats), "crop_mode": "ten"}},
+                }
+            }
+        }
+    )
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "--cores", "1", "results/mini_i3d/features_vanilla.h5")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "import_features" in run.stdout + run.stderr and "extract_shard" not in run.stdout + run.stderr
+    with h5py.File(tmp_path / "results/mini_i3d/features_vanilla.h5") as f:
+        assert {vid: f["features"][vid].shape[0] for vid in f["features"]} == clips
+        assert f["features"]["Abuse028_x264"].shape == (5, 10, 1024)

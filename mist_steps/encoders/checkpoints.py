@@ -36,6 +36,7 @@ and :func:`load_encoder` rebuilds the model from it (in eval mode) and checks th
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import re
 import warnings
@@ -278,8 +279,13 @@ def load_encoder_weights(model: nn.Module, path: str | os.PathLike, head: str = 
 def _plain(value: object, where: str) -> object:
     """Check that ``value`` is built from plain types only (weights_only-loadable); tuples
     become lists."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or isinstance(value, bool):
         return value
+    # Subclasses (torch.__version__ is a TorchVersion str, numpy scalars) would pickle as their
+    # own class, which weights_only loading refuses: store the plain base type.
+    for abstract, plain in ((numbers.Integral, int), (numbers.Real, float), (str, str)):
+        if isinstance(value, abstract):
+            return plain(value)
     if isinstance(value, list | tuple):
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):

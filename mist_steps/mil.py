@@ -1,0 +1,365 @@
+"""Building block: MIST's multiple-instance pseudo-label generator (stage I, paper Alg. 1 l. 2-3).
+
+Network, sampling, losses, clip scoring and the ``mist-generator-v1`` file, shared by the
+generator training/scoring step and the pseudo-label step. Choices follow the official code
+(fjchange/MIST_VAD, ``stage1training/``) unless noted.
+
+Network
+    Linear(D, 512) - ReLU - Dropout(0.6) - Linear(512, 32) - Dropout(0.6) - Linear(32, 1) -
+    Sigmoid; Kaiming-normal weights (fan-in, ReLU gain), zero biases. One score per clip.
+
+Clip features (:func:`prepare_features`)
+    ``crops="mean"``: the crops of a clip are averaged into one feature before the network;
+    ``crops="separate"``: every crop is its own instance (and, in training, its own bag: a video
+    with K crops gives K bags sampled at the same clip indices); a clip's score is then the mean
+    of its crops' scores. ``l2_normalize``: each clip feature (after the crop mean, or each crop)
+    is divided by its L2 norm (the official ``--norm 2``).
+
+Sampling of a training video of n clips into L sub-bags of T clips
+    ``sparse`` (sparse continuous sampling, :func:`sparse_continuous_indices`), as the official
+    ``sample_feat`` does it: start points ``floor(linspace(0, n - T, L + 1))``, the first L
+    kept, plus ONE random shift shared by all sub-bags, drawn uniformly from
+    ``[0, (n - T) // (L + 1))`` (no shift when that range is empty). Every sub-bag lies inside
+    the video; the first starts at the shift (so shift 0 covers clip 0); over the possible
+    shifts the last can end within ``(n - T) / (L (L + 1)) + 3`` clips of the video's end (the
+    official code's flooring leaves those few final clips unsampled). Short videos:
+
+    * ``T <= n`` and ``n - T < L + 1``: no shift; start points repeat (several sub-bags share
+      a start) - the sub-bags overlap, every clip index is still valid;
+    * ``n < L * T`` in general: neighbouring sub-bags overlap (start spacing < T);
+    * ``n < T`` (the official code would index before the video start, wrapping to its end):
+      every sub-bag is clips ``0 .. n-1`` followed by the last clip repeated up to T.
+
+    ``uniform`` (Sultani et al. 2018, the baseline of the paper's Table 4): the video is cut
+    into L segments at ``round(linspace(0, n, L + 1))`` and each segment's (prepared) clip
+    features are averaged (then re-normalised when ``l2_normalize``, so training sees unit
+    vectors as scoring does); a segment is one instance, i.e. T = 1. A video shorter than L
+    clips gives empty ranges; such a segment takes the single clip ``floor(l * n / L)``.
+
+Losses on the sub-bag scores S_l (mean of the T clip scores of sub-bag l)
+    ``paper`` (Eq. 7): ``(eps - max_l S^a_l + max_l S^n_l)_+ + (lam / L) sum_l S^a_l``,
+    averaged over every normal x abnormal pair of the batch (:func:`paper_loss`);
+    ``topk`` (official code): bag score = mean of the k highest clip scores over all L*T
+    sampled clips, same hinge over pairs, sparsity ``lam * mean`` of all abnormal clip scores
+    (:func:`topk_loss`). The two sparsity terms are the same number (mean of S^a_l = mean of
+    the clip scores); the official smoothness term has weight 0 there and is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mist_steps.errors import InputError
+
+log = logging.getLogger(__name__)
+
+GENERATOR_FORMAT = "mist-generator-v1"
+HIDDEN = (512, 32)
+DROPOUT = 0.6
+SAMPLINGS = ("sparse", "uniform")
+LOSSES = ("paper", "topk")
+CROP_MODES = ("mean", "separate")
+SPLITS = ("train", "test", "all")
+SCORE_BATCH_CLIPS = 8192  # rows per forward pass when scoring (bounded memory on long videos)
+
+
+# --------------------------------------------------------------------------- network
+
+
+class Generator(nn.Module):
+    """The MIL regressor: ``[..., D]`` features -> ``[...]`` scores in (0, 1)."""
+
+    def __init__(self, dim: int, dropout: float = DROPOUT):
+        super().__init__()
+        self.dim = int(dim)
+        h1, h2 = HIDDEN
+        self.net = nn.Sequential(
+            nn.Linear(self.dim, h1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(h1, h2), nn.Dropout(dropout),
+            nn.Linear(h2, 1), nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def build_generator(dim: int, *, dropout: float = DROPOUT,
+                    generator: torch.Generator | None = None) -> Generator:
+    """A freshly initialised :class:`Generator` (Kaiming-normal weights from ``generator``)."""
+    model = Generator(dim, dropout)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+# --------------------------------------------------------------------------- features
+
+
+def prepare_features(x: torch.Tensor, crops: str, l2_normalize: bool) -> torch.Tensor:
+    """Clip features ``[..., K, D]`` (K crops) -> network inputs ``[..., K', D]`` float32.
+
+    ``crops="mean"``: K' = 1, the crop average; ``"separate"``: K' = K. With
+    ``l2_normalize`` each resulting row is divided by its norm (a zero row stays zero).
+    """
+    if crops not in CROP_MODES:
+        raise ValueError(f"crops must be one of {CROP_MODES}; got {crops!r}")
+    x = x.float()
+    if crops == "mean":
+        x = x.mean(dim=-2, keepdim=True)
+    if l2_normalize:
+        x = nn.functional.normalize(x, dim=-1)
+    return x
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sparse_continuous_indices(n_clips: int, sub_bags: int, clips_per_bag: int,
+                              rng: np.random.Generator) -> np.ndarray:
+    """Clip indices ``[L, T]`` of one video's sub-bags (module docstring for the rules)."""
+    n, L, T = int(n_clips), int(sub_bags), int(clips_per_bag)
+    if n < 1 or L < 1 or T < 1:
+        raise ValueError(f"need n_clips, sub_bags, clips_per_bag >= 1; got {n}, {L}, {T}")
+    if n < T:
+        # Too short for one sub-bag: the whole video, its last clip repeated to fill T.
+        return np.tile(np.minimum(np.arange(T), n - 1), (L, 1))
+    starts = np.linspace(0, n - T, L + 1).astype(np.int64)[:L]
+    room = (n - T) // (L + 1)
+    shift = int(rng.integers(room)) if room >= 1 else 0
+    return (starts + shift)[:, None] + np.arange(T)[None, :]
+
+
+def uniform_segment_bounds(n_clips: int, segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start (inclusive) and end (exclusive) clip of each of ``segments`` equal segments;
+    every segment holds at least one clip (module docstring)."""
+    n, L = int(n_clips), int(segments)
+    if n < 1 or L < 1:
+        raise ValueError(f"need n_clips, segments >= 1; got {n}, {L}")
+    edges = np.round(np.linspace(0, n, L + 1)).astype(np.int64)
+    starts, ends = edges[:-1].copy(), edges[1:].copy()
+    empty = ends <= starts
+    starts[empty] = (np.arange(L)[empty] * n) // L
+    ends[empty] = starts[empty] + 1
+    return starts, ends
+
+
+def segment_means(x: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Mean of ``x[s:e]`` along axis 0 for every segment; float32 ``[L, *x.shape[1:]]``."""
+    # float64 running sums: exact enough over thousands of clips, one pass for all segments.
+    c = np.concatenate([np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0, dtype=np.float64)])
+    counts = (ends - starts).reshape(-1, *([1] * (x.ndim - 1)))
+    return ((c[ends] - c[starts]) / counts).astype(np.float32)
+
+
+def uniform_segment_features(x: torch.Tensor, segments: int, l2_normalize: bool) -> torch.Tensor:
+    """Prepared clip features ``[n, K', D]`` -> segment features ``[L, K', D]`` (uniform)."""
+    starts, ends = uniform_segment_bounds(x.shape[0], segments)
+    seg = torch.from_numpy(segment_means(x.numpy(), starts, ends))
+    return nn.functional.normalize(seg, dim=-1) if l2_normalize else seg
+
+
+def draw_batch(n_videos: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``batch`` videos out of ``n_videos``: without replacement, or with
+    replacement when fewer videos exist than the batch needs."""
+    return rng.choice(n_videos, size=batch, replace=n_videos < batch)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@dataclass
+class LossParts:
+    total: torch.Tensor
+    hinge: torch.Tensor
+    sparsity: torch.Tensor
+
+
+def pairwise_hinge(bag_normal: torch.Tensor, bag_abnormal: torch.Tensor,
+                   epsilon: float) -> torch.Tensor:
+    """``mean_{i,j} (eps - a_j + n_i)_+`` over every normal i x abnormal j pair."""
+    return torch.relu(epsilon - bag_abnormal[None, :] + bag_normal[:, None]).mean()
+
+
+def paper_loss(sub_normal: torch.Tensor, sub_abnormal: torch.Tensor, *, epsilon: float = 1.0,
+               lam: float = 0.01) -> LossParts:
+    """Eq. 7 on sub-bag scores ``[Bn, L]`` and ``[Ba, L]``, averaged over all pairs."""
+    hinge = pairwise_hinge(sub_normal.max(dim=1).values, sub_abnormal.max(dim=1).values, epsilon)
+    # (lam / L) sum_l S^a_l does not depend on the normal bag: its mean over the pairs is the
+    # mean over the abnormal bags.
+    sparsity = lam * sub_abnormal.mean(dim=1).mean()
+    return LossParts(hinge + sparsity, hinge, sparsity)
+
+
+def topk_loss(clip_normal: torch.Tensor, clip_abnormal: torch.Tensor, *, k: int = 7,
+              epsilon: float = 1.0, lam: float = 0.01) -> LossParts:
+    """The official code's variant on clip scores ``[Bn, M]`` and ``[Ba, M]`` (M sampled
+    clips per bag): bag score = mean of the top ``k`` (``k`` capped at M)."""
+    k = min(int(k), clip_normal.shape[1])
+    bag_n = clip_normal.topk(k, dim=1).values.mean(dim=1)
+    bag_a = clip_abnormal.topk(k, dim=1).values.mean(dim=1)
+    hinge = pairwise_hinge(bag_n, bag_a, epsilon)
+    sparsity = lam * clip_abnormal.mean()
+    return LossParts(hinge + sparsity, hinge, sparsity)
+
+
+def bag_loss(scores_normal: torch.Tensor, scores_abnormal: torch.Tensor, *, loss: str,
+             topk: int, epsilon: float, lam: float) -> LossParts:
+    """Clip scores ``[B, L, T]`` of the normal and abnormal bags -> the chosen loss."""
+    if loss == "paper":
+        return paper_loss(scores_normal.mean(dim=2), scores_abnormal.mean(dim=2),
+                          epsilon=epsilon, lam=lam)
+    if loss == "topk":
+        return topk_loss(scores_normal.flatten(1), scores_abnormal.flatten(1), k=topk,
+                         epsilon=epsilon, lam=lam)
+    raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@torch.no_grad()
+def score_features(model: Generator, features: np.ndarray | torch.Tensor, *, crops: str,
+                   l2_normalize: bool, batch_clips: int = SCORE_BATCH_CLIPS) -> np.ndarray:
+    """Score every clip of one video: features ``[n, K, D]`` -> float32 ``[n]``.
+
+    Consistent with training: ``crops="mean"`` averages the crop features first,
+    ``"separate"`` averages the crop scores. Eval mode (no dropout); batched over clips.
+    """
+    x = torch.as_tensor(features)
+    if x.ndim != 3 or x.shape[-1] != model.dim:
+        raise ValueError(f"features must be [n_clips, n_crops, {model.dim}]; got {tuple(x.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(prepare_features(x[i:i + batch_clips], crops, l2_normalize)).mean(dim=-1)
+               for i in range(0, x.shape[0], batch_clips)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- video selection
+
+
+@dataclass
+class VideoSet:
+    """Videos of ``videos.csv`` chosen for a stage, with what was left out and why."""
+    ids: list[str]
+    labels: list[int]
+    classes: list[str]
+    splits: list[str]
+    left_out: list[dict]  # {"video_id", "reason"}
+
+
+def select_videos(table, feature_file, split: str, *, videos_csv="videos.csv") -> VideoSet:
+    """Rows of ``table`` (a checked ``videos.csv``) in ``split`` ('train', 'test' or 'all')
+    that have features in the open ``feature_file``. Videos in the features' skipped list, or
+    absent from the file, are left out with a log line (the evaluation reports test ones)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    rows = table if split == "all" else table[table["split"] == split]
+    bad = rows[~rows["label"].isin([0, 1])]
+    if len(bad):
+        raise InputError(f"{videos_csv}: label must be 0 or 1; video {bad['video_id'].iloc[0]} "
+                         f"has {bad['label'].iloc[0]!r}; rebuild it with the indexing step")
+    have = set(feature_file.videos())
+    skipped = {r["video_id"]: r.get("reason", "") for r in feature_file.meta("skipped", []) or []}
+    chosen = VideoSet([], [], [], [], [])
+    for vid, label, cls, vsplit in zip(rows["video_id"], rows["label"], rows["class"],
+                                       rows["split"]):
+        if vid in have:
+            chosen.ids.append(vid)
+            chosen.labels.append(int(label))
+            chosen.classes.append(str(cls))
+            chosen.splits.append(str(vsplit))
+            continue
+        reason = (f"skipped at feature extraction ({skipped[vid]})" if vid in skipped
+                  else "no features in the file")
+        chosen.left_out.append({"video_id": vid, "reason": reason})
+        log.warning("%s video %s left out: %s (%s)", vsplit, vid, reason, feature_file.path)
+    return chosen
+
+
+# --------------------------------------------------------------------------- file format
+
+
+def _plain(obj):
+    """``obj`` with numpy scalars/arrays turned into Python types (weights_only-loadable)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, bytes):
+        return obj.decode()
+    if isinstance(obj, (str, Path)):
+        return str(obj)  # also str subclasses such as torch.__version__, not weights_only-safe
+    return obj
+
+
+def generator_document(model: Generator, config: Mapping, meta: Mapping) -> dict:
+    """The ``mist-generator-v1`` dictionary (what :func:`torch.save` writes)."""
+    return {"format": GENERATOR_FORMAT,
+            "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "config": _plain(dict(config)), "meta": _plain(dict(meta))}
+
+
+def load_generator(path: str | os.PathLike) -> tuple[Generator, dict, dict]:
+    """Read a ``mist-generator-v1`` file: the model (eval mode), its config and meta.
+
+    ``config`` holds ``dim``, ``dropout``, ``crops``, ``l2_normalize``, ``n_crops``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: generator file not found; run the generator training step")
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise InputError(f"{path}: not a readable generator file ({err}); delete it and "
+                         f"retrain") from None
+    if not isinstance(doc, dict) or doc.get("format") != GENERATOR_FORMAT:
+        raise InputError(f"{path}: not a {GENERATOR_FORMAT} file; retrain the generator")
+    config, meta = doc["config"], doc.get("meta", {})
+    model = Generator(config["dim"], config.get("dropout", DROPOUT))
+    try:
+        model.load_state_dict(doc["state_dict"])
+    except RuntimeError as err:
+        raise InputError(f"{path}: weights do not fit the stored config ({err}); retrain") from None
+    model.eval()
+    return model, config, meta
+
+
+def check_feature_shape(config: Mapping, dim: int, n_crops: int, *, generator_path,
+                        features_path) -> None:
+    """The features must have the generator's input dimension."""
+    if int(dim) != int(config["dim"]):
+        raise InputError(
+            f"{features_path}: features are {dim}-d but the generator {generator_path} was "
+            f"trained on {config['dim']}-d ones; score with features of the same encoder")
+    if config.get("crops") == "mean" and n_crops != config.get("n_crops", n_crops):
+        log.warning("%s has %d crops per clip, the generator's training features had %s; the "
+                    "crop mean is used as in training", features_path, n_crops,
+                    config.get("n_crops"))
+
+
+__all__: Sequence[str] = [
+    "CROP_MODES", "GENERATOR_FORMAT", "LOSSES", "SAMPLINGS", "SPLITS", "Generator",
+    "LossParts", "VideoSet", "bag_loss", "build_generator", "check_feature_shape",
+    "draw_batch", "generator_document", "load_generator", "paper_loss", "pairwise_hinge",
+    "prepare_features", "score_features", "segment_means", "select_videos",
+    "sparse_continuous_indices", "topk_loss", "uniform_segment_bounds",
+    "uniform_segment_features",
+]

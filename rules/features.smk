@@ -1,0 +1,95 @@
+rule extract_shard:
+    """Features of every 16-frame snippet of one shard of the videos (a job per shard)."""
+    input:
+        videos="results/{dataset}/videos.csv",
+        encoder="results/encoders/{encoder}_vanilla.pt",
+    output:
+        features=temp("results/{dataset}_{encoder}/shards/vanilla_{shard}.h5"),
+        skipped=temp("results/{dataset}_{encoder}/shards/vanilla_{shard}_skipped.csv"),
+    log:
+        "logs/{dataset}_{encoder}/extract_shard_{shard}.log",
+    benchmark:
+        "results/benchmarks/{dataset}_{encoder}/extract_shard_{shard}.tsv"
+    wildcard_constraints:
+        dataset=dataset_regex(imported=False),
+    conda:
+        "../environment.yml"
+    threads: config["extract"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        num_shards=config["extract"]["shards"],
+        crop_mode=config["extract"]["crop_mode"],
+        input_size=lambda wildcards: cli_flags(
+            {"input_size": dataset_config(wildcards.dataset).get("input_size")}
+        ),
+        feature=lambda wildcards: encoder_config(wildcards.encoder)["feature"],
+        batch_size=config["extract"]["batch_size"],
+        device=config["extract"]["device"],
+        dtype=config["extract"]["dtype"],
+        on_bad_video=config["extract"]["on_bad_video"],
+    shell:
+        "python -m mist_steps.extract shard --videos {input.videos:q} --encoder {input.encoder:q}"
+        " --out {output.features:q} --skipped-out {output.skipped:q}"
+        " --shard-index {wildcards.shard} --num-shards {params.num_shards}"
+        " --crop-mode {params.crop_mode} {params.input_size} --feature {params.feature}"
+        " --batch-size {params.batch_size} --threads {threads} --device {params.device}"
+        " --dtype {params.dtype} --on-bad-video {params.on_bad_video} > {log:q} 2>&1"
+
+
+rule gather_features:
+    """One HDF5 file of vanilla features per dataset and encoder, and the skipped videos."""
+    input:
+        features=lambda wildcards: shard_files(wildcards, "vanilla_{shard}.h5"),
+        skipped=lambda wildcards: shard_files(wildcards, "vanilla_{shard}_skipped.csv"),
+    output:
+        features="results/{dataset}_{encoder}/features_vanilla.h5",
+        skipped="results/{dataset}_{encoder}/skipped.csv",
+    log:
+        "logs/{dataset}_{encoder}/gather_features.log",
+    wildcard_constraints:
+        dataset=dataset_regex(imported=False),
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "python -m mist_steps.extract gather --out {output.features:q}"
+        " --skipped-out {output.skipped:q} --shard-skipped {input.skipped:q}"
+        " -- {input.features:q} > {log:q} 2>&1"
+
+
+rule import_features:
+    """Precomputed features (RTFM / DeepMIL .npy layouts) in place of extraction."""
+    input:
+        videos="results/{dataset}/videos.csv",
+    output:
+        features="results/{dataset}_{encoder}/features_vanilla.h5",
+        skipped="results/{dataset}_{encoder}/skipped.csv",
+    log:
+        "logs/{dataset}_{encoder}/import_features.log",
+    wildcard_constraints:
+        dataset=dataset_regex(imported=True),
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        folder=lambda wildcards: imported_features(
+            wildcards.dataset, wildcards.encoder
+        )["dir"],
+        crop_mode=lambda wildcards: imported_features(
+            wildcards.dataset, wildcards.encoder
+        )["crop_mode"],
+        on_missing=config["extract"]["on_bad_video"],
+        dtype=config["extract"]["dtype"],
+    shell:
+        "python -m mist_steps.import_features --videos {input.videos:q}"
+        " --features {params.folder:q} --out {output.features:q} --encoder {wildcards.encoder}"
+        " --crop-mode {params.crop_mode} --on-missing {params.on_missing}"
+        " --skipped-out {output.skipped:q} --dtype {params.dtype} > {log:q} 2>&1"

@@ -1,0 +1,157 @@
+"""mist_steps.import_features: RTFM / DeepMIL .npy downloads into the feature-file layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mist_steps.errors import InputError
+from mist_steps.features_io import list_videos, read_attrs, read_features, read_skipped
+from mist_steps.import_features import import_features, main
+
+IDS = ("Abuse001_x264", "Normal_Videos_003_x264", "Shooting002_x264")
+FRAMES = {"Abuse001_x264": 192, "Normal_Videos_003_x264": 96, "Shooting002_x264": 64}
+
+
+@pytest.fixture
+def videos(tmp_path):
+    path = tmp_path / "videos.csv"
+    path.write_text("video_id,path,split,label,class,frame_count,fps\n" + "".join(
+        f"{v},videos/{v}.mp4,{'test' if i else 'train'},1,Abuse,{FRAMES[v]},30.0\n"
+        for i, v in enumerate(IDS)))
+    return path
+
+
+def _features(video_id, crops, dim=16):
+    """Values exactly representable in float16, so the round trip is exact."""
+    rng = np.random.default_rng(len(video_id))
+    shape = (FRAMES[video_id] // 16, crops, dim) if crops else (FRAMES[video_id] // 16, dim)
+    return (rng.integers(0, 256, shape) / 64).astype(np.float32)
+
+
+def test_rtfm_ten_crop_round_trip(tmp_path, videos):
+    src = tmp_path / "UCF_Train_ten_crop_i3d"
+    (src / "sub").mkdir(parents=True)
+    arrays = {v: _features(v, 10) for v in IDS}
+    for v, x in arrays.items():
+        np.save(src / ("sub" if v.startswith("S") else "") / f"{v}_i3d.npy", x)  # recursive
+    np.save(src / "Other999_x264_i3d.npy", arrays[IDS[0]])  # not in the index: ignored
+    out = tmp_path / "features.h5"
+    summary = import_features(videos, src, out, encoder="i3d", crop_mode="ten",
+                              skipped_csv=tmp_path / "skipped.csv")
+    assert summary["videos"] == 3 and summary["skipped"] == 0
+    assert list_videos(out) == sorted(IDS)
+    for v, x in arrays.items():
+        assert np.array_equal(read_features(out, v), x)
+        attrs = read_attrs(out, v)
+        assert attrs["frame_count"] == FRAMES[v] and attrs["fps"] == 30.0
+        assert attrs["n_frames_decoded"] == -1 and attrs["crop_mode"] == "ten"
+        assert len(attrs["source_sha256"]) == 64
+    root = read_attrs(out)
+    assert root["source"] == "imported" and root["encoder"] == "i3d"
+    assert (root["n_crops"], root["dim"], root["input_size"]) == (10, 16, 224)
+    assert root["weights_sha256"] == "unknown" and root["source_sha256"] == summary["source_sha256"]
+    assert read_skipped(tmp_path / "skipped.csv") == []
+
+    # the checksum follows the content of the source files
+    np.save(src / f"{IDS[1]}_i3d.npy", arrays[IDS[1]] + 1)
+    again = import_features(videos, src, tmp_path / "again.h5", encoder="i3d", crop_mode="ten")
+    assert again["source_sha256"] != summary["source_sha256"]
+
+
+def test_two_dimensional_files_are_one_crop(tmp_path, videos):
+    src = tmp_path / "c3d"
+    src.mkdir()
+    arrays = {v: _features(v, 0, dim=8) for v in IDS}
+    for v, x in arrays.items():
+        np.save(src / f"{v}.npy", x)
+    out = tmp_path / "f.h5"
+    main(["--videos", str(videos), "--features", str(src), "--out", str(out), "--encoder", "c3d",
+          "--crop-mode", "center", "--feature", "fc6", "--dtype", "float32"])
+    for v, x in arrays.items():
+        assert np.array_equal(read_features(out, v), x[:, None, :])
+    root = read_attrs(out)
+    assert (root["n_crops"], root["input_size"]) == (1, 112)
+    assert (root["feature"], root["dtype"]) == ("fc6", "float32")
+
+
+def test_one_file_per_crop(tmp_path, videos):
+    train, test = tmp_path / "train", tmp_path / "test"  # two folders, as often downloaded
+    train.mkdir()
+    test.mkdir()
+    arrays = {v: _features(v, 10) for v in IDS}
+    for i, (v, x) in enumerate(arrays.items()):
+        for k in range(10):
+            np.save((test if i else train) / f"{v}__{k}.npy", x[:, k])
+    out = tmp_path / "f.h5"
+    import_features(videos, [train, test], out, encoder="i3d", crop_mode="ten")
+    for v, x in arrays.items():
+        assert np.array_equal(read_features(out, v), x)
+
+
+def test_missing_crop_file(tmp_path, videos):
+    src = tmp_path / "src"
+    src.mkdir()
+    for v in IDS:
+        for k in range(10):
+            if not (v == IDS[2] and k == 3):
+                np.save(src / f"{v}__{k}.npy", _features(v, 10)[:, k])
+    with pytest.raises(InputError, match=rf"{IDS[2]}__0.npy.*crop\(s\) \[3\] missing"):
+        import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode="ten")
+
+
+def test_videos_without_features(tmp_path, videos):
+    src = tmp_path / "src"
+    src.mkdir()
+    np.save(src / f"{IDS[0]}_i3d.npy", _features(IDS[0], 10))
+    out = tmp_path / "f.h5"
+    with pytest.raises(InputError) as err:
+        import_features(videos, src, out, encoder="i3d", crop_mode="ten")
+    message = str(err.value)
+    assert "no features for 2 of 3 videos" in message and IDS[1] in message and IDS[2] in message
+    assert "on_missing: skip" in message and not out.exists()
+
+    import_features(videos, src, out, encoder="i3d", crop_mode="ten", on_missing="skip",
+                    skipped_csv=tmp_path / "skipped.csv")
+    assert list_videos(out) == [IDS[0]]
+    rows = read_skipped(tmp_path / "skipped.csv")
+    assert [r["video_id"] for r in rows] == [IDS[1], IDS[2]]
+    assert rows[0]["split"] == "test" and "no precomputed features" in rows[0]["reason"]
+
+
+def test_nan_in_a_file_names_it(tmp_path, videos):
+    src = tmp_path / "src"
+    src.mkdir()
+    for v in IDS:
+        x = _features(v, 10)
+        if v == IDS[1]:
+            x[2, 4, 7] = np.nan
+        np.save(src / f"{v}_i3d.npy", x)
+    with pytest.raises(InputError, match=rf"{IDS[1]}_i3d.npy: 1 NaN/inf"):
+        import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode="ten")
+
+
+@pytest.mark.parametrize("case, match", [
+    ("crops", "10 crop\\(s\\) per clip, but crop_mode 'center' means 1"),
+    ("dims", "-d features, but earlier videos have 16"),
+    ("crops_first", "transpose it to \\[T, crops, D\\]"),
+    ("not_npy", "not a readable .npy array"),
+    ("duplicate", "two feature files for video"),
+])
+def test_inconsistent_files(tmp_path, videos, case, match):
+    src = tmp_path / "src"
+    src.mkdir()
+    for v in IDS:
+        np.save(src / f"{v}_i3d.npy", _features(v, 1 if case == "crops" and v != IDS[1] else 10))
+    crop_mode = "center" if case == "crops" else "ten"
+    if case == "dims":
+        np.save(src / f"{IDS[2]}_i3d.npy", _features(IDS[2], 10, dim=32))
+    elif case == "crops_first":
+        np.save(src / f"{IDS[0]}_i3d.npy", _features(IDS[0], 10).transpose(1, 0, 2))
+    elif case == "not_npy":
+        (src / f"{IDS[0]}_i3d.npy").write_text("hello")
+    elif case == "duplicate":
+        np.save(src / f"{IDS[0]}.npy", _features(IDS[0], 10))
+    with pytest.raises(InputError, match=match):
+        import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode=crop_mode)
+    assert not (tmp_path / "f.h5").exists()
