@@ -61,6 +61,15 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+@contextlib.contextmanager
+def atomic_h5(target: str | os.PathLike) -> Iterator["h5py.File"]:
+    """An HDF5 file open for writing under a temporary name; closed, then renamed on success."""
+    import h5py  # here: most users of this module write no HDF5
+
+    with atomic_path(target) as tmp, h5py.File(tmp, "w") as h5:
+        yield h5
+
+
 def write_text(target: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``target`` atomically."""
     with atomic_path(target) as tmp:

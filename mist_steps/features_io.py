@@ -72,7 +72,7 @@ import h5py
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_path
+from mist_steps.atomic import atomic_h5, atomic_path
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -139,10 +139,9 @@ class FeatureWriter:
         self._tiny_warned = False
 
     def __enter__(self) -> FeatureWriter:
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
+        self._ctx = atomic_h5(self.path)
+        self._h5 = self._ctx.__enter__()
         try:
-            self._h5 = h5py.File(tmp, "w")
             attrs = self._h5.attrs
             attrs["format"] = FORMAT
             attrs["snippet_len"] = SNIPPET_LEN
@@ -158,14 +157,12 @@ class FeatureWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            if self._h5 is not None:
-                if exc_type is None:
-                    self._h5.attrs["n_videos"] = len(self.videos)
-                self._h5.close()
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
-            raise
+        if exc_type is None:
+            try:
+                self._h5.attrs["n_videos"] = len(self.videos)
+            except BaseException:
+                self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
+                raise
         return self._ctx.__exit__(exc_type, exc, tb)
 
     def _set_shape(self, n_crops, dim) -> None:

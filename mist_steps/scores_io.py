@@ -32,7 +32,7 @@ import h5py
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_path
+from mist_steps.atomic import atomic_h5
 from mist_steps.errors import InputError
 
 SCORES_FORMAT = "mist-scores-v1"
@@ -72,10 +72,9 @@ class ScoreWriter:
         self._h5: h5py.File | None = None
 
     def __enter__(self) -> ScoreWriter:
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
+        self._ctx = atomic_h5(self.path)
+        self._h5 = self._ctx.__enter__()
         try:
-            self._h5 = h5py.File(tmp, "w")
             self._h5.attrs["format"] = self.format
             self._h5.attrs["snippet_len"] = SNIPPET_LEN
             self.set_attrs(self.attrs)
@@ -85,14 +84,12 @@ class ScoreWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        try:
-            if self._h5 is not None:
-                if exc_type is None:
-                    self._h5.attrs["n_videos"] = len(self.videos)
-                self._h5.close()
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())
-            raise
+        if exc_type is None:
+            try:
+                self._h5.attrs["n_videos"] = len(self.videos)
+            except BaseException:
+                self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
+                raise
         return self._ctx.__exit__(exc_type, exc, tb)
 
     def set_attrs(self, attrs: Mapping[str, object]) -> None:
