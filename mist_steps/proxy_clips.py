@@ -19,11 +19,14 @@ temporal axis to tell them apart (a single frame of "translate_left" looks like 
 * ``flicker`` - blinks on and off in place;
 * ``static`` - does not change.
 
-Distractors (smaller shapes) drift slowly and incoherently; camera motion is slow next to the
-main object's, so it never fakes a translation class.
+Clutter - 1 to 4 smaller distractor shapes drifting slowly and incoherently, background colour
+and pattern contrast, and (in 30 % of clips) a slow camera pan / zoom - scales with
+``difficulty`` in [0, 1] (1 = the proxy proper; 0 = the objects alone on mid-grey). Training
+ramps it up: from scratch, I3D does not learn at all within a CPU budget on full clutter.
+Camera motion stays slow next to the main object's, so it never fakes a translation class.
 
-A clip is a pure function of ``(seed, split, index)`` (own RNG stream), so any clip can be
-regenerated alone, by any worker, in any order. Labels are balanced: each block of
+A clip is a pure function of ``(seed, split, index, difficulty)`` (own RNG stream), so any
+clip can be regenerated alone, by any worker, in any order. Labels are balanced: each block of
 ``len(classes)`` consecutive indices holds every class once, in a seeded random order.
 Geometry is in frame units, so the same clip renders at any size.
 """
@@ -39,6 +42,13 @@ from mist_steps import SNIPPET_LEN
 CLASSES: tuple[str, ...] = (
     "translate_left", "translate_right", "translate_up", "translate_down",
     "rotate_cw", "rotate_ccw", "grow", "shrink", "bounce", "oscillate", "flicker", "static",
+)
+# The default training set: what I3D learns from scratch within the default CPU budget (about
+# 100 steps of 8 clips; ~65 % val accuracy on these 8 against ~13 % on all 12, where
+# rotation, bounce and flicker are also asked for). The other classes stay available.
+DEFAULT_CLASSES: tuple[str, ...] = (
+    "translate_left", "translate_right", "translate_up", "translate_down",
+    "grow", "shrink", "oscillate", "static",
 )
 SPLITS = {"train": 0, "val": 1}
 _LABEL_STREAM, _CLIP_STREAM = 0, 1
@@ -101,7 +111,8 @@ def _contrasting(rng: np.random.Generator, ref_luma: float) -> np.ndarray:
     return c
 
 
-def _background(rng: np.random.Generator, X: np.ndarray, Y: np.ndarray, difficulty: float) -> np.ndarray:
+def _background(rng: np.random.Generator, X: np.ndarray, Y: np.ndarray,
+                difficulty: float) -> np.ndarray:
     """[T, S, S, 3] float background, an analytic function of world coordinates (so camera
     pan/zoom is just a change of coordinates). Its colour spread and pattern contrast grow
     with ``difficulty``: a network trained from scratch stalls for a long time when every clip
@@ -172,8 +183,9 @@ def _paint(rng: np.random.Generator, canvas: np.ndarray, X: np.ndarray, Y: np.nd
     # Work on the pixels the object can reach over the clip only (a big saving for the small
     # distractors). X varies along columns only, Y along rows only; both are monotonic.
     reach = _REACH * float(scale.max()) + 2 * px
-    cols = np.flatnonzero(((X[:, 0, :] >= cx.min() - reach) & (X[:, 0, :] <= cx.max() + reach)).any(0))
-    rows = np.flatnonzero(((Y[:, :, 0] >= cy.min() - reach) & (Y[:, :, 0] <= cy.max() + reach)).any(0))
+    xs, ys = X[:, 0, :], Y[:, :, 0]
+    cols = np.flatnonzero(((xs >= cx.min() - reach) & (xs <= cx.max() + reach)).any(0))
+    rows = np.flatnonzero(((ys >= cy.min() - reach) & (ys <= cy.max() + reach)).any(0))
     if len(cols) == 0 or len(rows) == 0:
         return  # wholly outside the frame
     box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
@@ -220,7 +232,8 @@ def _main_motion(rng: np.random.Generator, cls: str, t: np.ndarray) -> dict:
         small = big / _u(rng, 2.0, 3.0)
         grow = small * (big / small) ** frac  # geometric: steady apparent speed
         pose["scale"] = grow if cls == "grow" else grow[::-1]
-        pose["cx"], pose["cy"] = np.full(n, 0.5 + _u(rng, -0.1, 0.1)), np.full(n, 0.5 + _u(rng, -0.1, 0.1))
+        pose["cx"] = np.full(n, 0.5 + _u(rng, -0.1, 0.1))
+        pose["cy"] = np.full(n, 0.5 + _u(rng, -0.1, 0.1))
     elif cls == "bounce":
         period = _u(rng, 6, 10)  # frames per hop: 1.6-2.7 hops per clip
         height = _u(rng, 0.25, 0.4)

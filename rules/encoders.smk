@@ -3,7 +3,8 @@ rule pretrain_encoder:
     input:
         weights=lambda wildcards: encoder_config(wildcards.encoder)["weights"] or [],
     output:
-        "results/encoders/{encoder}_vanilla.pt",
+        encoder="results/encoders/{encoder}_vanilla.pt",
+        log_csv="results/encoders/{encoder}_vanilla.pt.log.csv",
     log:
         "logs/encoders/{encoder}_vanilla.log",
     benchmark:
@@ -32,7 +33,8 @@ rule pretrain_encoder:
         ],
         seed=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"]["seed"],
     shell:
-        "python -m mist_steps.pretrain --arch {wildcards.encoder} --out {output:q} {params.weights}"
+        "python -m mist_steps.pretrain --arch {wildcards.encoder} --out {output.encoder:q}"
+        " {params.weights}"
         " --input-size {params.input_size} --steps {params.steps} --batch-size {params.batch_size}"
         " --lr {params.lr} --weight-decay {params.weight_decay} --val-clips {params.val_clips}"
         " --seed {params.seed} --threads {threads} --no-progress > {log:q} 2>&1"

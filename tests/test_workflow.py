@@ -1,5 +1,6 @@
 """The workflow as a user drives it: DAG, start-up checks, lint, and a tiny real run."""
 
+import json
 import re
 import subprocess
 import sys
@@ -114,6 +115,26 @@ def test_tiny_synth_dataset_stage_end_to_end(workdir):
     # Cached: nothing left to do.
     again = snakemake(workdir, "-n", "--quiet", "rules")
     assert again.returncode == 0 and "make_synth" not in again.stdout and "index_dataset" not in again.stdout
+
+    # Stage I: the generator-only result and the pseudo labels, with every metric key.
+    metrics = json.loads((workdir / "results/synth_i3d_generator_auc.json").read_text())
+    for key in ("auc", "auc_abnormal", "far", "score_gap", "per_class", "counts", "extra"):
+        assert key in metrics, key
+    assert metrics["counts"]["videos"] == tiny["test_normal"] + tiny["test_abnormal"]
+    assert metrics["extra"]["config"]["generator"]["steps"] == load_config()["generator"]["steps"]
+    with h5py.File(workdir / "results/synth_i3d/pseudo_labels.h5") as labels:
+        train = videos[videos.split == "train"]
+        assert set(labels["refined"]) == set(train.video_id)
+        for vid, n in train[["video_id", "frame_count"]].itertuples(index=False):
+            assert labels["refined"][vid].shape == (n // 16,)
+
+    # A generator setting re-runs stage I and nothing upstream.
+    write_config(workdir, load_config(overrides={"generator": {"lambda": 0.02}}))
+    changed = snakemake(workdir, "-n", "--quiet", "rules")
+    for rule in ("train_generator", "pseudo_labels", "score_generator", "evaluate_generator"):
+        assert rule in changed.stdout, rule
+    for rule in ("make_synth", "index_dataset", "pretrain_encoder", "extract_shard", "gather_features"):
+        assert rule not in changed.stdout, rule
 
     # An extraction setting re-runs extraction only, nothing upstream.
     write_config(workdir, load_config(overrides={"extract": {"batch_size": 3}}))
