@@ -74,7 +74,7 @@ def test_rule_files_are_snakefmt_formatted():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_tiny_synth_dataset_stage_end_to_end(workdir):
+def test_tiny_pipeline_end_to_end(workdir):
     run = snakemake(workdir, "--cores", "2")
     assert run.returncode == 0, run.stdout + run.stderr
     videos = pd.read_csv(workdir / "results/synth/videos.csv")
