@@ -12,6 +12,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import h5py
 
 
 def _umask() -> int:
@@ -62,7 +66,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_h5(target: str | os.PathLike) -> Iterator["h5py.File"]:
+def atomic_h5(target: str | os.PathLike) -> Iterator[h5py.File]:
     """An HDF5 file open for writing under a temporary name; closed, then renamed on success."""
     import h5py  # here: most users of this module write no HDF5
 

@@ -64,15 +64,14 @@ import json
 import logging
 import math
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_h5, atomic_path
+from mist_steps.atomic import atomic_path
+from mist_steps.h5_writer import AtomicH5Writer
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -107,7 +106,7 @@ def chunk_rows(n_crops: int, dim: int, itemsize: int, n_clips: int) -> int:
     return max(1, min(n_clips, CHUNK_BYTES // max(1, n_crops * dim * itemsize)))
 
 
-class FeatureWriter:
+class FeatureWriter(AtomicH5Writer):
     """Write a feature file atomically: use as a context manager, then :meth:`add` videos.
 
     ``run_attrs``: encoder, weights_sha256, crop_mode, input_size, feature (all required);
@@ -127,43 +126,23 @@ class FeatureWriter:
             raise ValueError(f"dtype must be one of {DTYPES}; got {dtype!r}")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}; got {source!r}")
-        self.path = Path(path)
+        super().__init__(path, FORMAT)
         self.run_attrs = {k: run_attrs[k] for k in RUN_ATTRS}
         self.source = source
         self.dtype = np.dtype(dtype)
         self.extra_attrs = dict(extra_attrs or {})
         self.n_crops, self.dim = n_crops, dim
         self.videos: list[str] = []
-        self._ctx = None
-        self._h5: h5py.File | None = None
         self._tiny_warned = False
 
-    def __enter__(self) -> FeatureWriter:
-        self._ctx = atomic_h5(self.path)
-        self._h5 = self._ctx.__enter__()
-        try:
-            attrs = self._h5.attrs
-            attrs["format"] = FORMAT
-            attrs["snippet_len"] = SNIPPET_LEN
-            attrs["dtype"] = self.dtype.name
-            attrs["source"] = self.source
-            for key, value in {**self.run_attrs, **self.extra_attrs}.items():
-                attrs[key] = value
-            self._h5.create_group(GROUP)
-            self._set_shape(self.n_crops, self.dim)
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())
-            raise
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self._h5.attrs["n_videos"] = len(self.videos)
-            except BaseException:
-                self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
-                raise
-        return self._ctx.__exit__(exc_type, exc, tb)
+    def _start(self) -> None:
+        attrs = self._h5.attrs
+        attrs["dtype"] = self.dtype.name
+        attrs["source"] = self.source
+        for key, value in {**self.run_attrs, **self.extra_attrs}.items():
+            attrs[key] = value
+        self._h5.create_group(GROUP)
+        self._set_shape(self.n_crops, self.dim)
 
     def _set_shape(self, n_crops, dim) -> None:
         if n_crops is not None:

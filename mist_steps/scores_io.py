@@ -24,15 +24,13 @@ readers check the format and, again, that every value read is finite: NaN/inf is
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_h5
+from mist_steps.h5_writer import AtomicH5Writer
 from mist_steps.errors import InputError
 
 SCORES_FORMAT = "mist-scores-v1"
@@ -55,7 +53,7 @@ def _attr(value):
     return "" if value is None else value
 
 
-class ScoreWriter:
+class ScoreWriter(AtomicH5Writer):
     """Write a score file atomically: use as a context manager, then :meth:`add` videos.
 
     ``attrs``: root attributes (plain scalars/strings). The file appears at ``path`` only
@@ -64,33 +62,11 @@ class ScoreWriter:
 
     def __init__(self, path: str | os.PathLike, *, format: str = SCORES_FORMAT,
                  attrs: Mapping[str, object] | None = None):
-        self.path = Path(path)
-        self.format = format
+        super().__init__(path, format)
         self.attrs = dict(attrs or {})
-        self.videos: set[str] = set()
-        self._ctx = None
-        self._h5: h5py.File | None = None
 
-    def __enter__(self) -> ScoreWriter:
-        self._ctx = atomic_h5(self.path)
-        self._h5 = self._ctx.__enter__()
-        try:
-            self._h5.attrs["format"] = self.format
-            self._h5.attrs["snippet_len"] = SNIPPET_LEN
-            self.set_attrs(self.attrs)
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())
-            raise
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self._h5.attrs["n_videos"] = len(self.videos)
-            except BaseException:
-                self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
-                raise
-        return self._ctx.__exit__(exc_type, exc, tb)
+    def _start(self) -> None:
+        self.set_attrs(self.attrs)
 
     def set_attrs(self, attrs: Mapping[str, object]) -> None:
         for key, value in attrs.items():

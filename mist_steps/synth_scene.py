@@ -510,7 +510,7 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
 
 def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
     """Agents, props and blasts of the anomalies, and per interval the entities to box."""
-    H, W, n, flow = spec.height, spec.width, spec.n_frames, L.flow
+    H, W, flow = spec.height, spec.width, L.flow
     sc = H / 96
     agents, props, blasts, entities = [], [], [], []  # entity: (start, end, kind, object)
     for s, e in spec.intervals:

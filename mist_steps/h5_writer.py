@@ -1,0 +1,50 @@
+"""The shared skeleton of the HDF5 artifact writers (features, scores, pseudo labels)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import h5py
+
+from mist_steps import SNIPPET_LEN
+from mist_steps.atomic import atomic_h5
+
+
+class AtomicH5Writer:
+    """A context manager writing one HDF5 file under a temporary name, renamed when the
+    ``with`` block ends without an exception. Root attributes ``format``, ``snippet_len`` and,
+    at the end, ``n_videos`` (the size of :attr:`videos`); subclasses add theirs in
+    :meth:`_start` and fill the file between enter and exit."""
+
+    def __init__(self, path: str | os.PathLike, format: str):
+        self.path = Path(path)
+        self.format = format
+        self.videos: set[str] | list[str] = set()
+        self._ctx = None
+        self._h5: h5py.File | None = None
+
+    def _start(self) -> None:
+        """Write the subclass's root attributes and groups into the just-opened file."""
+
+    def __enter__(self):
+        self._ctx = atomic_h5(self.path)
+        self._h5 = self._ctx.__enter__()
+        try:
+            self._h5.attrs["format"] = self.format
+            self._h5.attrs["snippet_len"] = SNIPPET_LEN
+            self._start()
+        except BaseException:
+            self._ctx.__exit__(*sys.exc_info())  # removes the temporary file
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self._h5.attrs["n_videos"] = len(self.videos)
+            except BaseException:
+                self._ctx.__exit__(*sys.exc_info())
+                raise
+        return self._ctx.__exit__(exc_type, exc, tb)
