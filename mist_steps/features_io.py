@@ -71,7 +71,7 @@ import h5py
 import numpy as np
 
 from mist_steps.atomic import atomic_path
-from mist_steps.h5_writer import AtomicH5Writer
+from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -237,18 +237,11 @@ class FeatureFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: feature file not found; run the extraction (or "
-                             f"import) step that writes it")
-        try:
-            self._h5 = h5py.File(self.path, "r")
-        except OSError as err:
-            raise InputError(f"{self.path}: not a readable HDF5 file ({err}); delete it and "
-                             f"rebuild it") from None
-        if _plain(self._h5.attrs.get("format")) != FORMAT or GROUP not in self._h5:
+        self._h5 = open_artifact(self.path, (FORMAT,), "feature file", "the extraction (or import) step")
+        if GROUP not in self._h5:
             self._h5.close()
-            raise InputError(f"{self.path}: not a {FORMAT} feature file; rebuild it with the "
-                             f"extraction or import step")
+            raise InputError(f"{self.path}: a {FORMAT} file without its {GROUP} group; rebuild it "
+                             f"with the extraction or import step")
 
     def __enter__(self) -> FeatureFile:
         return self

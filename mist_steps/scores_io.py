@@ -30,7 +30,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mist_steps.h5_writer import AtomicH5Writer
+from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact
 from mist_steps.errors import InputError
 
 SCORES_FORMAT = "mist-scores-v1"
@@ -105,18 +105,8 @@ class ScoreFile:
     def __init__(self, path: str | os.PathLike, *, formats: Iterable[str] = (SCORES_FORMAT,)):
         self.path = Path(path)
         formats = tuple(formats)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: score file not found; run the step that writes it")
-        try:
-            self._h5 = h5py.File(self.path, "r")
-        except OSError as err:
-            raise InputError(f"{self.path}: not a readable HDF5 file ({err}); delete it and "
-                             f"rebuild it") from None
+        self._h5 = open_artifact(self.path, formats, "score file", "the step")
         self.format = _plain(self._h5.attrs.get("format"))
-        if self.format not in formats:
-            self._h5.close()
-            raise InputError(f"{self.path}: format {self.format!r}, expected "
-                             f"{' or '.join(formats)}; rebuild it with the step that writes it")
 
     def __enter__(self) -> ScoreFile:
         return self

@@ -1,4 +1,5 @@
-"""The shared skeleton of the HDF5 artifact writers (features, scores, pseudo labels)."""
+"""What the HDF5 artifacts (features, scores, pseudo labels) share: the atomic writer
+skeleton and opening a file for reading with a checked format marker."""
 
 from __future__ import annotations
 
@@ -10,6 +11,29 @@ import h5py
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import atomic_h5
+from mist_steps.errors import InputError
+
+
+def open_artifact(path: str | os.PathLike, formats: tuple[str, ...], what: str, producer: str) -> h5py.File:
+    """Open ``path`` read-only and check its ``format`` attribute is one of ``formats``.
+
+    ``what`` names the kind of file and ``producer`` the step that writes it, for the errors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found; run {producer} that writes it")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{path}: not a readable HDF5 file ({err}); delete it and rebuild it") from None
+    found = h5.attrs.get("format")
+    found = found.decode() if isinstance(found, bytes) else found
+    if found not in formats:
+        h5.close()
+        raise InputError(
+            f"{path}: format {found!r}, expected {' or '.join(formats)}; rebuild it with {producer}"
+        )
+    return h5
 
 
 class AtomicH5Writer:
