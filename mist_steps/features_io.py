@@ -71,7 +71,7 @@ import h5py
 import numpy as np
 
 from mist_steps.atomic import atomic_path
-from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact
+from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact, plain
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -88,17 +88,6 @@ FLOAT16_MAX = float(np.finfo(np.float16).max)
 FLOAT16_TINY = float(np.finfo(np.float16).tiny)  # smallest normal float16, 6.1e-5
 SOURCES = ("extracted", "imported")
 SKIPPED_COLUMNS = ("video_id", "path", "split", "reason")
-
-
-def _plain(value):
-    """An h5py attribute value as a plain Python object."""
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def chunk_rows(n_crops: int, dim: int, itemsize: int, n_clips: int) -> int:
@@ -261,7 +250,7 @@ class FeatureFile:
 
     def attrs(self, video_id: str | None = None) -> dict:
         obj = self._h5 if video_id is None else self._dataset(video_id)
-        return {k: _plain(v) for k, v in obj.attrs.items()}
+        return {k: plain(v) for k, v in obj.attrs.items()}
 
     def _dataset(self, video_id: str) -> h5py.Dataset:
         try:
@@ -282,7 +271,7 @@ class FeatureFile:
 
     def meta(self, name: str, default=None):
         if META in self._h5 and name in self._h5[META]:
-            return json.loads(_plain(self._h5[META][name][()]))
+            return json.loads(plain(self._h5[META][name][()]))
         return default
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:

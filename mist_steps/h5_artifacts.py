@@ -8,10 +8,22 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import atomic_h5
 from mist_steps.errors import InputError
+
+
+def plain(value):
+    """An h5py attribute value as a plain Python object (str, number, list)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
 
 
 def open_artifact(path: str | os.PathLike, formats: tuple[str, ...], what: str, producer: str) -> h5py.File:
@@ -26,8 +38,7 @@ def open_artifact(path: str | os.PathLike, formats: tuple[str, ...], what: str, 
         h5 = h5py.File(path, "r")
     except OSError as err:
         raise InputError(f"{path}: not a readable HDF5 file ({err}); delete it and rebuild it") from None
-    found = h5.attrs.get("format")
-    found = found.decode() if isinstance(found, bytes) else found
+    found = plain(h5.attrs.get("format"))
     if found not in formats:
         h5.close()
         raise InputError(

@@ -30,22 +30,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact
+from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact, plain
 from mist_steps.errors import InputError
 
 SCORES_FORMAT = "mist-scores-v1"
 PSEUDO_LABELS_FORMAT = "mist-pseudo-labels-v1"
 SCORES = "scores"
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def _attr(value):
@@ -106,7 +96,7 @@ class ScoreFile:
         self.path = Path(path)
         formats = tuple(formats)
         self._h5 = open_artifact(self.path, formats, "score file", "the step")
-        self.format = _plain(self._h5.attrs.get("format"))
+        self.format = plain(self._h5.attrs.get("format"))
 
     def __enter__(self) -> ScoreFile:
         return self
@@ -129,7 +119,7 @@ class ScoreFile:
 
     def attrs(self, video_id: str | None = None, group: str = SCORES) -> dict:
         obj = self._h5 if video_id is None else self._dataset(video_id, group)
-        return {k: _plain(v) for k, v in obj.attrs.items()}
+        return {k: plain(v) for k, v in obj.attrs.items()}
 
     def _dataset(self, video_id: str, group: str) -> h5py.Dataset:
         if not self.has(video_id, group):
