@@ -29,6 +29,9 @@ wildcard_constraints:
     dataset="[a-z][a-z0-9]*",
     encoder="i3d|c3d",
     shard="[0-9]+",
+    model="vanilla|mist",
+    # "" for the default run, "-<name>" for a variant of config `variants` (or seed<N>).
+    variant="(-[a-z][a-z0-9]*)?",
 
 
 include: "rules/common.smk"
@@ -37,13 +40,12 @@ include: "rules/datasets.smk"
 include: "rules/encoders.smk"
 include: "rules/features.smk"
 include: "rules/stage1.smk"
+include: "rules/stage2.smk"
 
 
-# The default target. The goal is results/synth_i3d_auc.json (MIST on the synthetic
-# benchmark); until stage II exists it is stage I: the generator-only result and the
-# pseudo labels.
+# The default target: MIST on the synthetic benchmark, beside the generator-only baseline.
 rule all:
     default_target: True
     input:
+        "results/synth_i3d_auc.json",
         "results/synth_i3d_generator_auc.json",
-        "results/synth_i3d/pseudo_labels.h5",

@@ -44,6 +44,8 @@ class VideoSpec:
     width: int
     scene: int
     intervals: tuple[tuple[int, int], ...]
+    zoom: float = 1.0  # camera zoom on the walkway: people's size and speed in px scale with it
+    crowd: float = 1.0  # multiplies the mean number of people in view
 
 
 def _rng(spec: VideoSpec, stream: int) -> np.random.Generator:
@@ -52,7 +54,7 @@ def _rng(spec: VideoSpec, stream: int) -> np.random.Generator:
 
 
 def plan_video(seed: int, split: str, cls: str, index: int, *, min_frames: int, max_frames: int,
-               height: int, width: int) -> VideoSpec:
+               height: int, width: int, zoom: float = 1.0, crowd: float = 1.0) -> VideoSpec:
     """Draw length, camera and anomalous intervals of one video (min_frames >= 40 assumed)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], _CLASS_CODE[cls], index, 0])
     n = int(rng.integers(min_frames, max_frames + 1))
@@ -60,7 +62,7 @@ def plan_video(seed: int, split: str, cls: str, index: int, *, min_frames: int, 
         n = n + 1 if n < max_frames else n - 1
     scene = int(rng.integers(N_SCENES))
     intervals = () if cls == "Normal" else _plan_intervals(rng, n, cls)
-    return VideoSpec(seed, split, cls, index, n, height, width, scene, intervals)
+    return VideoSpec(seed, split, cls, index, n, height, width, scene, intervals, float(zoom), float(crowd))
 
 
 def _plan_intervals(rng: np.random.Generator, n: int, cls: str) -> tuple[tuple[int, int], ...]:
@@ -152,13 +154,15 @@ class Layout:
     density: float        # mean number of people in view
     sigma: float          # sensor noise std (0-255 scale)
     drift: tuple[float, float, float]  # lighting drift amplitude, period (frames), phase
+    zoom: float = 1.0     # people's size and speed factor (VideoSpec.zoom)
 
     def persp(self, lane: float) -> float:
         """Size/speed factor of someone walking on a lane: nearer (lower) lanes look bigger."""
         return 0.85 + 0.3 * (lane - self.band[0]) / (self.band[1] - self.band[0])
 
 
-def build_layout(seed: int, scene: int, height: int, width: int) -> Layout:
+def build_layout(seed: int, scene: int, height: int, width: int, zoom: float = 1.0,
+                 crowd: float = 1.0) -> Layout:
     rng = np.random.default_rng([seed, 5150, scene])
     H, W = height, width
     ys = np.arange(H, dtype=np.float32)[:, None] + 0.5
@@ -218,8 +222,8 @@ def build_layout(seed: int, scene: int, height: int, width: int) -> Layout:
     bg *= (1 - 0.12 * (((xs - W / 2) / W) ** 2 + ((ys - H / 2) / H) ** 2))[..., None]  # lens vignette
     np.clip(bg, 0, 255, out=bg)
     band = (walk_c - walk_half, walk_c + walk_half)
-    return Layout(bg, int(rng.choice([-1, 1])), band, slope, rng.uniform(2.0, 4.5), rng.uniform(2.0, 4.0),
-                  (rng.uniform(0.02, 0.04), rng.uniform(150, 400), rng.uniform(0, 2 * math.pi)))
+    return Layout(bg, int(rng.choice([-1, 1])), band, slope, rng.uniform(2.0, 4.5) * crowd, rng.uniform(2.0, 4.0),
+                  (rng.uniform(0.02, 0.04), rng.uniform(150, 400), rng.uniform(0, 2 * math.pi)), zoom)
 
 
 # ---------------------------------------------------------------- people
@@ -276,8 +280,8 @@ def _person(rng, L: Layout, H: int, *, lane=None, speed=None, front=False, bag=F
     if lane is None:  # event people use the nearer half of the walkway, so passers-by rarely hide them
         lane = rng.uniform((top + bottom) / 2 if front else top, bottom)
     k = L.persp(lane)
-    sc = H / 96
-    return Agent(h=rng.uniform(0.095, 0.139) * H * k, wf=rng.uniform(0.85, 1.2),
+    sc = H / 96 * L.zoom
+    return Agent(h=rng.uniform(0.095, 0.139) * H * L.zoom * k, wf=rng.uniform(0.85, 1.2),
                  shirt=_CLOTHES[rng.integers(len(_CLOTHES))] + rng.normal(0, 12, 3).astype(np.float32),
                  pants=_CLOTHES[rng.integers(len(_CLOTHES))] * 0.8 + rng.normal(0, 8, 3).astype(np.float32),
                  head=_SKIN[rng.integers(len(_SKIN))], speed=(speed or rng.uniform(0.4, 1.2)) * sc * k,
@@ -469,7 +473,7 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
         add(_place(_person(rng, L, H, bag=rng.random() < 0.1), 0, rng.uniform(0, W), W))
     # Random arrivals at a rate that keeps ~density people in view (time in view ~ W * E[1/speed]),
     # nudged to keep 2-6 in view like a real walkway camera.
-    rate = L.density * 0.8 * H / 96 / (W * math.log(3))
+    rate = L.density * 0.8 * H / 96 * L.zoom / (W * math.log(3))
     for t in range(n):
         here = sum(a <= t < b for a, b in spans)
         if rng.random() < rate * (3.0 if here < 2 else 0.0 if here >= 6 else 1.0):
@@ -494,7 +498,7 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
         for i in range(int(rng.integers(3, 6))):
             lane_i = float(np.clip(lane + rng.normal(0, 0.03 * H), *L.band))
             ag = _person(rng, L, H, lane=lane_i)
-            ag.speed = v * H / 96 * L.persp(lane)  # one pace for the whole group
+            ag.speed = v * H / 96 * L.zoom * L.persp(lane)  # one pace for the whole group
             people.append(_place(ag, t_g, x_g - L.flow * i * 0.35 * ag.h + rng.normal(0, 0.1 * ag.h), W))
     if picks[3]:  # someone stopping briefly (shorter and stiller than loitering)
         length = int(rng.integers(10, 30))
@@ -511,7 +515,7 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
 def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
     """Agents, props and blasts of the anomalies, and per interval the entities to box."""
     H, W, flow = spec.height, spec.width, L.flow
-    sc = H / 96
+    sc = H / 96 * L.zoom
     agents, props, blasts, entities = [], [], [], []  # entity: (start, end, kind, object)
     for s, e in spec.intervals:
         length = e - s
@@ -526,7 +530,7 @@ def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
             elif spec.cls == "WrongWay":
                 v = max(min(ag.speed, 0.95 * (hi - lo) / length), 0.3 * sc)
                 span = min(v * length, hi - lo)
-                x_s = rng.uniform(lo + span, hi) if flow > 0 else rng.uniform(lo, hi - span)
+                x_s = rng.uniform(min(lo + span, hi), hi) if flow > 0 else rng.uniform(lo, max(hi - span, lo))
                 act = Act(s, e, "wrong", p={"speed": v, "lo": lo, "hi": hi})
             elif spec.cls == "Loitering":
                 x_s = rng.uniform(0.25, 0.75) * W
@@ -550,7 +554,7 @@ def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
             entities.append((s, e, "agent", ag))
         elif spec.cls == "Fighting":  # a pair walking together turns on each other
             a = _person(rng, L, H, front=True)
-            b = _person(rng, L, H, lane=a.lane, speed=a.speed / (H / 96 * L.persp(a.lane)))
+            b = _person(rng, L, H, lane=a.lane, speed=a.speed / (sc * L.persp(a.lane)))
             g0, x_mid = rng.uniform(0.6, 0.9) * a.h, rng.uniform(0.25, 0.75) * W
             for ag, side in ((a, flow), (b, -flow)):
                 ag.acts.append(Act(s, e, "fight", p={
@@ -577,7 +581,7 @@ def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
         elif spec.cls == "Explosion":
             cx = rng.uniform(0.25, 0.75) * W
             cy = L.band[0] + L.slope * (cx - W / 2) + rng.uniform(-0.05, 0.5) * (L.band[1] - L.band[0])
-            blast = Blast(cx, cy, rng.uniform(0.14, 0.22) * H, s, e,
+            blast = Blast(cx, cy, rng.uniform(0.14, 0.22) * min(L.zoom, 1.5) * H, s, e,
                           (_smooth_noise(rng, H, W, max(2, H // 24)) * 0.5 + 0.5).clip(0, 1))
             blasts.append(blast)
             entities.append((s, e, "blast", blast))
@@ -599,7 +603,7 @@ class World:
 
     def __init__(self, spec: VideoSpec, anomalies: bool = True):
         self.spec = spec
-        self.layout = L = build_layout(spec.seed, spec.scene, spec.height, spec.width)
+        self.layout = L = build_layout(spec.seed, spec.scene, spec.height, spec.width, spec.zoom, spec.crowd)
         crowd, light = _crowd(spec, L, _rng(spec, 1))
         event_agents, self.props, self.blasts, self.entities = _events(spec, L, _rng(spec, 2), crowd)
         if not anomalies:

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: dataset lookup and the checks that must fail before any
 # job starts. Everything here only reads the config; steps get values through params.
 import json
+import re
 import shlex
 
 from snakemake.exceptions import WorkflowError
@@ -26,24 +27,149 @@ def encoder_config(name):
     return config["encoders"][name]
 
 
-def stage1_config(dataset, encoder):
-    """The settings behind a generator result, recorded in its metrics JSON."""
-    return {
+def variant_overrides(variant):
+    """The overrides of variant `variant` ("" for the default run, else "-<name>")."""
+    name = variant[1:]
+    if not name:
+        return {}
+    if name in config["variants"]:
+        return config["variants"][name]
+    seed = re.fullmatch(r"seed([0-9]+)", name)
+    if seed:
+        return {
+            "generator": {"seed": int(seed[1])},
+            "finetune": {"seed": int(seed[1])},
+        }
+    raise WorkflowError(
+        f"unknown variant '{name}': config.yaml `variants:` has "
+        f"{', '.join(sorted(config['variants']))} (and seed<N> for any N)"
+    )
+
+
+def section(name, variant=""):
+    """config[name] with the variant's overrides of that section applied."""
+    return {**config[name], **variant_overrides(variant).get(name, {})}
+
+
+def stage1_features_kind(variant):
+    return variant_overrides(variant).get("stage1_features", "vanilla")
+
+
+def stage1_run(wildcards):
+    """Folder of the stage-I artifacts a run uses: the default run's unless the variant
+    changes stage I, so e.g. the stage-II ablations share one generator."""
+    own = {"generator", "pseudo_labels", "stage1_features"} & set(
+        variant_overrides(wildcards.variant)
+    )
+    variant = wildcards.variant if own else ""
+    return f"results/{wildcards.dataset}_{wildcards.encoder}{variant}"
+
+
+def stage1_features(wildcards):
+    kind = stage1_features_kind(wildcards.variant)
+    return f"results/{wildcards.dataset}_{wildcards.encoder}/features_{kind}.h5"
+
+
+def stage1_skipped(wildcards):
+    kind = stage1_features_kind(wildcards.variant)
+    return f"results/{wildcards.dataset}_{wildcards.encoder}/skipped_{kind}.csv"
+
+
+def seed_variant(seed):
+    """The variant that runs the default config with `seed` (the default run itself when
+    both seeds already are `seed`)."""
+    if config["generator"]["seed"] == seed == config["finetune"]["seed"]:
+        return ""
+    return f"-seed{seed}"
+
+
+def run_config(dataset, encoder, variant, stage):
+    """The settings behind a result, recorded in its metrics JSON."""
+    doc = {
         "dataset": dataset_config(dataset),
         "encoder": encoder_config(encoder),
         "extract": config["extract"],
-        "generator": config["generator"],
+        "stage1_features": stage1_features_kind(variant),
+        "generator": section("generator", variant),
+        "pseudo_labels": section("pseudo_labels", variant),
         "evaluate": config["evaluate"],
     }
+    if stage == "mist":
+        doc["finetune"] = section("finetune", variant)
+    return doc
+
+
+def metrics_extra(wildcards, stage):
+    return json.dumps(
+        {
+            "dataset": wildcards.dataset,
+            "encoder": wildcards.encoder,
+            "variant": wildcards.variant[1:] or None,
+            "model": stage,
+            "config": run_config(
+                wildcards.dataset, wildcards.encoder, wildcards.variant, stage
+            ),
+        }
+    )
 
 
 def shard_files(wildcards, pattern):
     """The per-shard files of one extraction, shard 0 .. extract.shards - 1."""
     folder = f"results/{wildcards.dataset}_{wildcards.encoder}/shards"
     return [
-        f"{folder}/{pattern.format(shard=i)}"
+        f"{folder}/{pattern.format(model=wildcards.model, shard=i)}"
         for i in range(config["extract"]["shards"])
     ]
+
+
+def extraction_encoder(wildcards):
+    """The vanilla encoder, or the default run's fine-tuned MIST model (`features_mist`)."""
+    if wildcards.model == "mist":
+        return f"results/{wildcards.dataset}_{wildcards.encoder}/encoder_mist.pt"
+    return f"results/encoders/{wildcards.encoder}_vanilla.pt"
+
+
+def finetune_inputs(wildcards):
+    inputs = {
+        "encoder": f"results/encoders/{wildcards.encoder}_vanilla.pt",
+        "videos": f"results/{wildcards.dataset}/videos.csv",
+    }
+    if section("finetune", wildcards.variant)["labels"] == "pseudo":
+        inputs["pseudo_labels"] = f"{stage1_run(wildcards)}/pseudo_labels.h5"
+    return inputs
+
+
+def finetune_flags(wildcards):
+    """Every fine-tuning setting of the run as CLI flags."""
+    s = section("finetune", wildcards.variant)
+    dataset = dataset_config(wildcards.dataset)
+    w_anomalous, w_normal = dataset["class_weights"][wildcards.encoder]
+    flags = cli_flags(
+        {
+            key: s[key]
+            for key in (
+                "labels",
+                "epochs",
+                "clips_per_video",
+                "batch_size",
+                "accumulate",
+                "lr",
+                "weight_decay",
+                "warmup_epochs",
+                "freeze_epochs",
+                "grad_clip",
+                "k",
+                "dropout",
+                "seed",
+                "device",
+            )
+        }
+        | {"input_size": dataset.get("input_size")}
+    )
+    flags += f" --class-weights {w_anomalous} {w_normal}"
+    flags += "" if s["sga"] else " --no-sga"
+    flags += "" if s["guided_head"] else " --no-guided-head"
+    return flags
 
 
 def dataset_sources(name):
@@ -140,3 +266,49 @@ def dataset_index_inputs(wildcards):
             )
         )
     return files
+
+
+# Rows of the ablation table (paper Tables 3-5): name, stage, variant, description.
+ABLATIONS = (
+    ("generator", "generator", "", "generator only: vanilla features, sparse sampling"),
+    ("generator_uniform", "generator", "uniform", "generator only: uniform sampling"),
+    ("mist_nopseudo", "mist", "nopseudo", "MIST without pseudo labels (video labels)"),
+    ("mist_noguided", "mist", "noguided", "MIST without the guided head H_g"),
+    ("mist_nosga", "mist", "nosga", "MIST without self-guided attention"),
+    ("mist", "mist", "", "MIST"),
+    (
+        "generator_mist_features",
+        "generator",
+        "mistfeatures",
+        "generator on MIST features",
+    ),
+)
+
+
+def ablation_inputs(wildcards):
+    """The metrics JSON of every ablation row (its variant must be configured)."""
+    run = f"results/{wildcards.dataset}_{wildcards.encoder}"
+    inputs = {}
+    for name, stage, variant, _ in ABLATIONS:
+        if variant and variant not in config["variants"]:
+            raise WorkflowError(
+                f"the ablation table needs the variant '{variant}' in config.yaml "
+                f"`variants:` (see the shipped config.yaml)"
+            )
+        suffix = "_generator_auc.json" if stage == "generator" else "_auc.json"
+        tag = f"-{variant}" if variant else ""
+        inputs[name] = f"{run}{tag}{suffix}"
+    return inputs
+
+
+def ablation_rows(wildcards, input):
+    return " ".join(
+        f"--row {name} {stage} {shlex.quote(description)} {shlex.quote(input[name])}"
+        for name, stage, _, description in ABLATIONS
+    )
+
+
+def seed_metrics(wildcards, suffix):
+    """One metrics JSON per configured seed."""
+    run = f"results/{wildcards.dataset}_{wildcards.encoder}"
+    return [f"{run}{seed_variant(seed)}{suffix}" for seed in config["seeds"]]

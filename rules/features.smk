@@ -1,21 +1,23 @@
 rule extract_shard:
-    """Features of every 16-frame snippet of one shard of the videos (a job per shard)."""
+    """Features of every 16-frame snippet of one shard of the videos (a job per shard), from
+    the vanilla encoder or (model "mist") the default run's fine-tuned one."""
     input:
         videos="results/{dataset}/videos.csv",
-        encoder="results/encoders/{encoder}_vanilla.pt",
+        encoder=extraction_encoder,
     output:
-        features=temp("results/{dataset}_{encoder}/shards/vanilla_{shard}.h5"),
-        skipped=temp("results/{dataset}_{encoder}/shards/vanilla_{shard}_skipped.csv"),
+        features=temp("results/{dataset}_{encoder}/shards/{model}_{shard}.h5"),
+        skipped=temp("results/{dataset}_{encoder}/shards/{model}_{shard}_skipped.csv"),
     log:
-        "logs/{dataset}_{encoder}/extract_shard_{shard}.log",
+        "logs/{dataset}_{encoder}/extract_{model}_shard_{shard}.log",
     benchmark:
-        "results/benchmarks/{dataset}_{encoder}/extract_shard_{shard}.tsv"
+        "results/benchmarks/{dataset}_{encoder}/extract_{model}_shard_{shard}.tsv"
     wildcard_constraints:
         dataset=dataset_regex(imported=False),
     conda:
         "../environment.yml"
     threads: config["extract"]["threads"]
     resources:
+        gpu=1,
         mem_mb=4000,
         runtime=120,
     params:
@@ -24,7 +26,12 @@ rule extract_shard:
         input_size=lambda wildcards: cli_flags(
             {"input_size": dataset_config(wildcards.dataset).get("input_size")}
         ),
-        feature=lambda wildcards: encoder_config(wildcards.encoder)["feature"],
+        # A MIST model has one feature: its pooled, attention-fused final map.
+        feature=lambda wildcards: (
+            "feature"
+            if wildcards.model == "mist"
+            else encoder_config(wildcards.encoder)["feature"]
+        ),
         batch_size=config["extract"]["batch_size"],
         device=config["extract"]["device"],
         dtype=config["extract"]["dtype"],
@@ -39,15 +46,15 @@ rule extract_shard:
 
 
 rule gather_features:
-    """One HDF5 file of vanilla features per dataset and encoder, and the skipped videos."""
+    """One HDF5 file of features per dataset, encoder and model, and the skipped videos."""
     input:
-        features=lambda wildcards: shard_files(wildcards, "vanilla_{shard}.h5"),
-        skipped=lambda wildcards: shard_files(wildcards, "vanilla_{shard}_skipped.csv"),
+        features=lambda wildcards: shard_files(wildcards, "{model}_{shard}.h5"),
+        skipped=lambda wildcards: shard_files(wildcards, "{model}_{shard}_skipped.csv"),
     output:
-        features="results/{dataset}_{encoder}/features_vanilla.h5",
-        skipped="results/{dataset}_{encoder}/skipped.csv",
+        features="results/{dataset}_{encoder}/features_{model}.h5",
+        skipped="results/{dataset}_{encoder}/skipped_{model}.csv",
     log:
-        "logs/{dataset}_{encoder}/gather_features.log",
+        "logs/{dataset}_{encoder}/gather_features_{model}.log",
     wildcard_constraints:
         dataset=dataset_regex(imported=False),
     conda:
@@ -68,7 +75,7 @@ rule import_features:
         videos="results/{dataset}/videos.csv",
     output:
         features="results/{dataset}_{encoder}/features_vanilla.h5",
-        skipped="results/{dataset}_{encoder}/skipped.csv",
+        skipped="results/{dataset}_{encoder}/skipped_vanilla.csv",
     log:
         "logs/{dataset}_{encoder}/import_features.log",
     wildcard_constraints:

@@ -1,15 +1,16 @@
 rule train_generator:
-    """Stage I: the MIL generator G on the vanilla features (resumes from <out>.ckpt)."""
+    """Stage I: the MIL generator G on the vanilla features (resumes from <out>.ckpt);
+    a variant with `stage1_features: mist` trains it on the fine-tuned encoder's."""
     input:
-        features="results/{dataset}_{encoder}/features_vanilla.h5",
+        features=stage1_features,
         videos="results/{dataset}/videos.csv",
     output:
-        generator="results/{dataset}_{encoder}/generator.pt",
-        loss="results/{dataset}_{encoder}/generator_loss.csv",
+        generator="results/{dataset}_{encoder}{variant}/generator.pt",
+        loss="results/{dataset}_{encoder}{variant}/generator_loss.csv",
     log:
-        "logs/{dataset}_{encoder}/train_generator.log",
+        "logs/{dataset}_{encoder}{variant}/train_generator.log",
     benchmark:
-        "results/benchmarks/{dataset}_{encoder}/train_generator.tsv"
+        "results/benchmarks/{dataset}_{encoder}{variant}/train_generator.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -25,21 +26,29 @@ rule train_generator:
             if encoder_config(wildcards.encoder)["l2_normalize"]
             else "--no-l2-normalize"
         ),
-        sampling=config["generator"]["sampling"],
-        sub_bags=config["generator"]["sub_bags"],
-        loss=config["generator"]["loss"],
-        topk=config["generator"]["topk"],
-        epsilon=config["generator"]["epsilon"],
-        lam=config["generator"]["lambda"],
-        crops=config["generator"]["crops"],
-        steps=config["generator"]["steps"],
-        batch_normal=config["generator"]["batch_normal"],
-        batch_abnormal=config["generator"]["batch_abnormal"],
-        lr=config["generator"]["lr"],
-        weight_decay=config["generator"]["weight_decay"],
-        grad_clip=config["generator"]["grad_clip"],
-        seed=config["generator"]["seed"],
-        checkpoint_every=config["generator"]["checkpoint_every"],
+        sampling=lambda wildcards: section("generator", wildcards.variant)["sampling"],
+        sub_bags=lambda wildcards: section("generator", wildcards.variant)["sub_bags"],
+        loss=lambda wildcards: section("generator", wildcards.variant)["loss"],
+        topk=lambda wildcards: section("generator", wildcards.variant)["topk"],
+        epsilon=lambda wildcards: section("generator", wildcards.variant)["epsilon"],
+        lam=lambda wildcards: section("generator", wildcards.variant)["lambda"],
+        crops=lambda wildcards: section("generator", wildcards.variant)["crops"],
+        steps=lambda wildcards: section("generator", wildcards.variant)["steps"],
+        batch_normal=lambda wildcards: section("generator", wildcards.variant)[
+            "batch_normal"
+        ],
+        batch_abnormal=lambda wildcards: section("generator", wildcards.variant)[
+            "batch_abnormal"
+        ],
+        lr=lambda wildcards: section("generator", wildcards.variant)["lr"],
+        weight_decay=lambda wildcards: section("generator", wildcards.variant)[
+            "weight_decay"
+        ],
+        grad_clip=lambda wildcards: section("generator", wildcards.variant)["grad_clip"],
+        seed=lambda wildcards: section("generator", wildcards.variant)["seed"],
+        checkpoint_every=lambda wildcards: section("generator", wildcards.variant)[
+            "checkpoint_every"
+        ],
     shell:
         "python -m mist_steps.generator train --features {input.features:q}"
         " --videos {input.videos:q} --out {output.generator:q} --loss-csv {output.loss:q}"
@@ -56,13 +65,13 @@ rule train_generator:
 rule pseudo_labels:
     """G's scores of every training clip, smoothed and min-max normalised per abnormal video."""
     input:
-        generator="results/{dataset}_{encoder}/generator.pt",
-        features="results/{dataset}_{encoder}/features_vanilla.h5",
+        generator="results/{dataset}_{encoder}{variant}/generator.pt",
+        features=stage1_features,
         videos="results/{dataset}/videos.csv",
     output:
-        "results/{dataset}_{encoder}/pseudo_labels.h5",
+        "results/{dataset}_{encoder}{variant}/pseudo_labels.h5",
     log:
-        "logs/{dataset}_{encoder}/pseudo_labels.log",
+        "logs/{dataset}_{encoder}{variant}/pseudo_labels.log",
     conda:
         "../environment.yml"
     threads: 1
@@ -70,8 +79,10 @@ rule pseudo_labels:
         mem_mb=4000,
         runtime=30,
     params:
-        window=config["pseudo_labels"]["window"],
-        smooth_passes=config["pseudo_labels"]["smooth_passes"],
+        window=lambda wildcards: section("pseudo_labels", wildcards.variant)["window"],
+        smooth_passes=lambda wildcards: section("pseudo_labels", wildcards.variant)[
+            "smooth_passes"
+        ],
     shell:
         "python -m mist_steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
@@ -82,13 +93,13 @@ rule pseudo_labels:
 rule score_generator:
     """G's score of every test clip: the generator-only ("pretrained") baseline."""
     input:
-        generator="results/{dataset}_{encoder}/generator.pt",
-        features="results/{dataset}_{encoder}/features_vanilla.h5",
+        generator="results/{dataset}_{encoder}{variant}/generator.pt",
+        features=stage1_features,
         videos="results/{dataset}/videos.csv",
     output:
-        "results/{dataset}_{encoder}/test_scores_generator.h5",
+        "results/{dataset}_{encoder}{variant}/test_scores_generator.h5",
     log:
-        "logs/{dataset}_{encoder}/score_generator.log",
+        "logs/{dataset}_{encoder}{variant}/score_generator.log",
     conda:
         "../environment.yml"
     threads: 1
@@ -104,14 +115,14 @@ rule score_generator:
 rule evaluate_generator:
     """Frame-level AUC, FAR and score gap of the generator alone (paper Table 3, 'pretrained')."""
     input:
-        scores="results/{dataset}_{encoder}/test_scores_generator.h5",
+        scores=lambda wildcards: f"{stage1_run(wildcards)}/test_scores_generator.h5",
         ground_truth="results/{dataset}/ground_truth.h5",
         videos="results/{dataset}/videos.csv",
-        skipped="results/{dataset}_{encoder}/skipped.csv",
+        skipped=stage1_skipped,
     output:
-        "results/{dataset}_{encoder}_generator_auc.json",
+        "results/{dataset}_{encoder}{variant}_generator_auc.json",
     log:
-        "logs/{dataset}_{encoder}/evaluate_generator.log",
+        "logs/{dataset}_{encoder}{variant}/evaluate_generator.log",
     conda:
         "../environment.yml"
     threads: 1
@@ -120,14 +131,7 @@ rule evaluate_generator:
         runtime=10,
     params:
         threshold=config["evaluate"]["threshold"],
-        extra=lambda wildcards: json.dumps(
-            {
-                "dataset": wildcards.dataset,
-                "encoder": wildcards.encoder,
-                "model": "generator",
-                "config": stage1_config(wildcards.dataset, wildcards.encoder),
-            }
-        ),
+        extra=lambda wildcards: metrics_extra(wildcards, "generator"),
     shell:
         "python -m mist_steps.evaluate --scores {input.scores:q}"
         " --ground-truth {input.ground_truth:q} --videos {input.videos:q}"

@@ -26,6 +26,8 @@ rule make_synth:
         max_frames=config["synth"]["max_frames"],
         height=config["synth"]["height"],
         width=config["synth"]["width"],
+        zoom=config["synth"]["zoom"],
+        crowd=config["synth"]["crowd"],
         fps=config["synth"]["fps"],
         codec=config["synth"]["codec"],
         crf=config["synth"]["crf"],
@@ -36,5 +38,6 @@ rule make_synth:
         " --test-normal {params.test_normal} --test-abnormal {params.test_abnormal}"
         " --min-frames {params.min_frames} --max-frames {params.max_frames}"
         " --height {params.height} --width {params.width} --fps {params.fps}"
+        " --zoom {params.zoom} --crowd {params.crowd}"
         " --codec {params.codec} --crf {params.crf} --classes {params.classes}"
         " --workers {threads} > {log:q} 2>&1"

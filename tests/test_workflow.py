@@ -96,7 +96,7 @@ def test_tiny_pipeline_end_to_end(workdir):
         assert set(features["features"]) == set(videos.video_id)
         for vid, n in videos[["video_id", "frame_count"]].itertuples(index=False):
             assert features["features"][vid].shape == (n // 16, 1, 1024)
-    assert pd.read_csv(workdir / "results/synth_i3d/skipped.csv").empty
+    assert pd.read_csv(workdir / "results/synth_i3d/skipped_vanilla.csv").empty
     assert not (workdir / "results/synth_i3d/shards").exists() or not any(
         (workdir / "results/synth_i3d/shards").iterdir()
     )  # shard files are temporary
@@ -104,12 +104,15 @@ def test_tiny_pipeline_end_to_end(workdir):
         "logs/synth/make_synth.log",
         "logs/synth/index_dataset.log",
         "logs/encoders/i3d_vanilla.log",
-        "logs/synth_i3d/extract_shard_0.log",
-        "logs/synth_i3d/extract_shard_1.log",
-        "logs/synth_i3d/gather_features.log",
+        "logs/synth_i3d/extract_vanilla_shard_0.log",
+        "logs/synth_i3d/extract_vanilla_shard_1.log",
+        "logs/synth_i3d/gather_features_vanilla.log",
+        "logs/synth_i3d/finetune.log",
+        "logs/synth_i3d/score_mist.log",
     ):
         assert (workdir / log).exists(), log
-    for bench in ("synth/make_synth", "encoders/i3d_vanilla", "synth_i3d/extract_shard_0"):
+    for bench in ("synth/make_synth", "encoders/i3d_vanilla", "synth_i3d/extract_vanilla_shard_0",
+                  "synth_i3d/finetune", "synth_i3d/score_mist"):
         assert (workdir / f"results/benchmarks/{bench}.tsv").exists(), bench
 
     # Cached: nothing left to do.
@@ -128,13 +131,73 @@ def test_tiny_pipeline_end_to_end(workdir):
         for vid, n in train[["video_id", "frame_count"]].itertuples(index=False):
             assert labels["refined"][vid].shape == (n // 16,)
 
-    # A generator setting re-runs stage I and nothing upstream.
+    # Stage II: MIST's result with every metric key, its scores and the per-video CSV.
+    metrics = json.loads((workdir / "results/synth_i3d_auc.json").read_text())
+    for key in ("auc", "auc_abnormal", "far", "far_negative_frames", "threshold", "score_gap",
+                "per_class", "counts", "skipped", "notes", "inputs", "extra"):
+        assert key in metrics, key
+    assert metrics["extra"]["model"] == "mist"
+    assert metrics["extra"]["config"]["finetune"] == load_config(tiny=True)["finetune"]
+    assert 0.0 <= metrics["auc"] <= 1.0
+    test = videos[videos.split == "test"]
+    per_video = pd.read_csv(workdir / "results/synth_i3d/test_scores.csv")
+    assert set(per_video.video_id) == set(test.video_id)
+    with h5py.File(workdir / "results/synth_i3d/test_scores.h5") as scores:
+        for vid, n in test[["video_id", "frame_count"]].itertuples(index=False):
+            assert scores["scores"][vid].shape == (n // 16,)
+            assert scores["attention"][vid].shape[0] == n // 16
+    loss = pd.read_csv(workdir / "results/synth_i3d/finetune_loss.csv")
+    assert list(loss.epoch) == [1, 2] and list(loss.frozen) == [1, 0]
+    assert not (workdir / "results/synth_i3d/encoder_mist.pt.ckpt").exists()
+
+    # A generator setting re-runs stage I and II and nothing upstream.
     write_config(workdir, load_config(overrides={"generator": {"lambda": 0.02}}))
     changed = snakemake(workdir, "-n", "--quiet", "rules")
-    for rule in ("train_generator", "pseudo_labels", "score_generator", "evaluate_generator"):
+    for rule in ("train_generator", "pseudo_labels", "score_generator", "evaluate_generator",
+                 "finetune", "score_mist", "evaluate_mist"):
         assert rule in changed.stdout, rule
     for rule in ("make_synth", "index_dataset", "pretrain_encoder", "extract_shard", "gather_features"):
         assert rule not in changed.stdout, rule
+
+    # A fine-tuning setting re-runs stage II only.
+    write_config(workdir, load_config(overrides={"finetune": {"lr": 2.0e-4}}))
+    changed = snakemake(workdir, "-n", "--quiet", "rules")
+    for rule in ("finetune", "score_mist", "evaluate_mist"):
+        assert rule in changed.stdout, rule
+    for rule in ("train_generator", "pseudo_labels", "extract_shard", "evaluate_generator"):
+        assert rule not in changed.stdout, rule
+
+    # The ablation table and the seed table: variants of the same rules, stage I shared
+    # where a variant does not change it.
+    write_config(workdir, load_config(tiny=True))
+    run = snakemake(workdir, "--cores", "2", "results/ablations/synth_i3d.csv", "results/seeds/synth_i3d.csv")
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = pd.read_csv(workdir / "results/ablations/synth_i3d.csv")
+    assert list(table.variant) == ["generator", "generator_uniform", "mist_nopseudo", "mist_noguided",
+                                   "mist_nosga", "mist", "generator_mist_features"]
+    assert table.auc.between(0, 1).all()
+    assert table.set_index("variant").loc["mist", "delta_auc"] == 0
+    for name in ("nopseudo", "noguided", "nosga"):  # stage-II ablations reuse the default generator
+        assert not (workdir / f"results/synth_i3d-{name}/generator.pt").exists()
+
+    def scores(path):
+        with h5py.File(workdir / path) as f:
+            return np.concatenate([f["scores"][v][:] for v in sorted(f["scores"])])
+
+    mist = scores("results/synth_i3d/test_scores.h5")
+    for name, flag in (("nopseudo", ("labels", "video")), ("noguided", ("guided_head", False)),
+                       ("nosga", ("sga", False))):
+        doc = json.loads((workdir / f"results/synth_i3d-{name}_auc.json").read_text())
+        assert doc["extra"]["config"]["finetune"][flag[0]] == flag[1]
+        assert not np.array_equal(scores(f"results/synth_i3d-{name}/test_scores.h5"), mist), name
+    generator = scores("results/synth_i3d/test_scores_generator.h5")
+    for name in ("uniform", "mistfeatures"):
+        assert not np.array_equal(scores(f"results/synth_i3d-{name}/test_scores_generator.h5"), generator)
+    with h5py.File(workdir / "results/synth_i3d/features_mist.h5") as f:
+        assert set(f["features"]) == set(videos.video_id)
+    seeds = pd.read_csv(workdir / "results/seeds/synth_i3d.csv")
+    assert list(seeds.seed) == ["0", "1", "mean", "std"]
+    assert "±" in (workdir / "results/seeds/synth_i3d.md").read_text()
 
     # An extraction setting re-runs extraction only, nothing upstream.
     write_config(workdir, load_config(overrides={"extract": {"batch_size": 3}}))
@@ -174,6 +237,7 @@ def test_precomputed_features_are_imported_without_videos(tmp_path):
                 "mini": {
                     "format": "ucf_crime",
                     "clips_per_bag": {"i3d": 2, "c3d": 2},
+                    "class_weights": {"i3d": [1.0, 1.0], "c3d": [1.0, 1.0]},
                     "root": str(tmp_path / "no_videos_here"),
                     "train_list": str(data / "Anomaly_Train.txt"),
                     "test_annotations": str(data / "Temporal_Anomaly_Annotation_New.txt"),

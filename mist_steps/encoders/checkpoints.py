@@ -51,6 +51,7 @@ from mist_steps.atomic import atomic_path
 from mist_steps.encoders.c3d import C3D
 from mist_steps.encoders.i3d import InceptionI3d
 from mist_steps.errors import InputError
+from mist_steps.encoders.sga import is_mist_checkpoint, mist_from_checkpoint
 
 FORMAT = "mist-encoder-v1"
 ARCHITECTURES: dict[str, type[nn.Module]] = {"i3d": InceptionI3d, "c3d": C3D}
@@ -347,9 +348,12 @@ def build_from_config(arch: str, config: Mapping) -> nn.Module:
 
 
 def load_encoder(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """Rebuild an encoder saved by :func:`save_encoder`: ``(model in eval mode, meta)``."""
+    """Rebuild an encoder saved by :func:`save_encoder` (or a stage-II MIST model saved by
+    :func:`~mist_steps.encoders.sga.save_mist_model`): ``(model in eval mode, meta)``."""
     path = Path(path)
     obj = read_checkpoint(path)
+    if is_mist_checkpoint(obj):  # a stage-II model serves as an encoder of fused features
+        return mist_from_checkpoint(obj, path)
     if not (isinstance(obj, Mapping) and obj.get("format") == FORMAT):
         raise InputError(f"{path}: not a {FORMAT} encoder file (written by this workflow's "
                          f"save_encoder); a public checkpoint is loaded with build_encoder(...) "

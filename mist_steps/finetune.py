@@ -1,0 +1,737 @@
+"""Step: MIST stage II - fine-tune the encoder with self-guided attention on pseudo labels.
+
+:func:`finetune` builds :class:`~mist_steps.encoders.sga.MISTModel` (the vanilla encoder of
+stage I plus SGA and the heads H_c / H_g) and trains it on 16-frame clips of the TRAINING
+videos of ``videos.csv`` (``split == "train"``; ``label`` 0 normal, 1 abnormal).
+
+Clips and their targets
+-----------------------
+Every epoch, each training video gives ``clips_per_video`` clips: its valid start range
+``0 .. frame_count - 16`` is split into that many equal segments and one start frame (any
+frame, not only multiples of 16) is drawn uniformly in each. Videos shorter than 16 frames are
+left out with a warning. A normal video's clips get target 0. An abnormal video's clips get,
+with ``labels="pseudo"``, the frame-weighted mean of the refined pseudo labels of the snippets
+its 16 frames fall in: snippet i covers frames 16i .. 16i+15, frames past the last full
+snippet count with the last snippet's label. A clip starting at frame 10 with snippet labels
+[0, 1, ...] thus gets (6 * 0 + 10 * 1) / 16. With ``labels="video"`` (the ablation "MIST
+without pseudo labels") every clip of an abnormal video gets target 1. Pseudo labels must
+exist for every abnormal training video, with ``frame_count // 16`` snippets.
+
+Each video is read once per epoch: a file is decoded up to the last frame its clips need, a
+frame folder reads only the needed images; only the needed frames are resized (as extraction
+resizes them: :meth:`Preprocess.frame_resizer`) and kept.
+Augmentation, the same for the 16 frames of a clip: a square crop of side scale x the resized
+frame's short side (scale from :data:`CROP_SCALES`) at a random position, resized to
+``input_size`` (bilinear), a horizontal flip with p = 0.5, and for C3D a grey-scale version
+with p = 0.2; then the encoder's normalisation (:func:`~mist_steps.preprocess.normalize`).
+
+Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
+``ceil(max(n_normal, n_abnormal) / (batch_size / 2))`` batches, the smaller pool is cycled.
+A background thread assembles the batches and queues them (bounded queue), so reading
+overlaps training; ``threads`` worker threads decode videos (one FFmpeg thread each) in the
+order the batches first need them, a few videos ahead. A video's cut clips wait in memory
+until their batch comes: with random order about 40 % of an epoch's clips at the peak
+(uint8, 16 x S x S x 3 each: ~2.4 MB at 224 px, i.e. ~4.5 GB for UCF-Crime's 1610 videos x 3).
+
+Training
+--------
+Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
+H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam over all
+parameters (lr, weight decay), linear warm-up per optimiser step over the first
+``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant; gradients of
+``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
+their norm clipped at ``grad_clip`` (0: no clipping).
+
+Freezing rule: during the first ``freeze_epochs`` epochs the backbone (``model.encoder``,
+BatchNorm affine parameters included) has ``requires_grad`` False and every BatchNorm of the
+encoder runs in eval mode, so neither its weights nor its running statistics change; only the
+new layers (``model.new_parameters()``: SGA and H_c) learn. Adam skips parameters without a
+gradient, weight decay included, so one optimiser serves both phases. From epoch
+``freeze_epochs`` on everything trains, the encoder in train mode.
+
+Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
+(the caller's RNG state is restored afterwards); all data randomness of epoch e (clip starts,
+augmentation, shuffles) derives from ``np.random.default_rng([seed, e])`` alone, so the
+background thread's timing never changes the data. On CPU, deterministic algorithms are on:
+same inputs, seed and ``threads`` -> bitwise identical weights. After every epoch
+``<out_pt>.ckpt`` is written atomically (``torch.save``, read back weights-only): format
+(:data:`CKPT_FORMAT`), settings_hash, epoch (epochs done), step (optimiser steps done), model
+and optimizer state dicts, torch_rng (and cuda_rng on CUDA, for dropout), rows (the loss
+rows so far). A rerun with the same
+settings hash (every setting that changes the result - not ``epochs``, ``threads`` nor
+``device`` - plus the sha256 of the encoder and pseudo-label files and the training video
+list) resumes after the last finished epoch and ends with exactly the weights of an
+uninterrupted run; a mismatching checkpoint is ignored with a warning. CUDA runs use bf16
+autocast and are not bitwise reproducible.
+
+Outputs: ``out_pt``, a ``mist-model-v1`` file (:func:`~mist_steps.encoders.sga.save_mist_model`;
+meta: settings, settings_hash, epochs, final_loss, seconds, clips_per_second, encoder
+{path, sha256, weights_sha256}, pseudo_labels {path, sha256} or None, train_videos, device,
+torch); optionally ``loss_csv``, one row per epoch: ``epoch, lr, loss, loss_c, loss_g, clips,
+seconds, frozen`` (lr of the epoch's last step; losses are batch means). The checkpoint is
+removed once ``out_pt`` is written.
+
+Command line: ``python -m mist_steps.finetune --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from mist_steps import SNIPPET_LEN
+from mist_steps.atomic import atomic_path, write_text
+from mist_steps.encoders import file_sha256, load_encoder, weights_sha256
+from mist_steps.encoders.sga import MISTModel, save_mist_model, weighted_cross_entropy
+from mist_steps.errors import InputError, run_cli
+from mist_steps.extract import resolve_device
+from mist_steps.preprocess import Preprocess, normalize
+from mist_steps.scores_io import read_pseudo_labels
+from mist_steps.video import list_frame_files, open_video, read_image, read_video_table
+
+log = logging.getLogger("mist_steps.finetune")
+
+CKPT_FORMAT = "mist-finetune-ckpt-v1"
+LABEL_MODES = ("pseudo", "video")
+DEVICES = ("cpu", "cuda", "auto")
+CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
+FLIP_P = 0.5
+GRAY_P = 0.2  # C3D only
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's Grayscale
+LOSS_COLUMNS = ("epoch", "lr", "loss", "loss_c", "loss_g", "clips", "seconds", "frozen")
+# Every setting that changes the trained weights; a checkpoint resumes only when they match.
+RESULT_SETTINGS = ("arch", "labels", "input_size", "class_weights", "clips_per_video",
+                   "batch_size", "accumulate", "lr", "weight_decay", "warmup_epochs",
+                   "freeze_epochs", "grad_clip", "k", "dropout", "sga", "guided_head", "seed")
+QUEUE_DEPTH = 2  # finished batches waiting for the model
+
+
+def checkpoint_path(out_pt: str | os.PathLike) -> Path:
+    """The side file of a fine-tuning run whose output is ``out_pt``."""
+    return Path(f"{out_pt}.ckpt")
+
+
+# -- clips ------------------------------------------------------------------------------------
+def clip_target(snippet_labels: np.ndarray, start: int) -> float:
+    """Target of the 16-frame clip starting at frame ``start``: the frame-weighted mean of the
+    labels of the snippets its frames fall in (frames past the last snippet: the last one's)."""
+    idx = np.minimum(np.arange(start, start + SNIPPET_LEN) // SNIPPET_LEN,
+                     len(snippet_labels) - 1)
+    return float(np.asarray(snippet_labels, dtype=np.float64)[idx].mean())
+
+
+@dataclass(frozen=True)
+class TrainVideo:
+    video_id: str
+    path: str
+    fps: float | None  # frame folders' rate (unused by decoding, passed for open_video)
+    frame_count: int
+    label: int  # 0 normal, 1 abnormal
+    snippet_labels: np.ndarray | None  # pseudo labels of an abnormal video ("pseudo" mode)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One training clip of an epoch and its augmentation, all drawn up front."""
+
+    video: int  # index into the video list
+    start: int
+    target: float
+    scale: float  # crop side / resized short side
+    u: float  # crop position in [0, 1): top = floor(u * (h - side + 1)), likewise v for left
+    v: float
+    flip: bool
+    gray: bool
+
+
+def start_frames(frame_count: int, n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` clip starts: one uniform draw in each of ``n`` equal segments of 0..count-16."""
+    valid = frame_count - SNIPPET_LEN + 1
+    edges = [j * valid // n for j in range(n + 1)]
+    return [int(rng.integers(lo, max(hi, lo + 1))) for lo, hi in zip(edges, edges[1:])]
+
+
+def plan_epoch(videos: Sequence[TrainVideo], *, clips_per_video: int, batch_size: int,
+               gray: bool, rng: np.random.Generator) -> tuple[list[Clip], list[list[int]]]:
+    """The epoch's clips and its batches (lists of clip indices, normal half first)."""
+    clips: list[Clip] = []
+    for i, video in enumerate(videos):
+        for start in start_frames(video.frame_count, clips_per_video, rng):
+            if video.label == 0:
+                target = 0.0
+            elif video.snippet_labels is None:
+                target = 1.0
+            else:
+                target = clip_target(video.snippet_labels, start)
+            clips.append((i, start, target))
+    n = len(clips)
+    scales = rng.choice(np.asarray(CROP_SCALES), size=n)
+    pos = rng.random((n, 2))
+    flips = rng.random(n) < FLIP_P
+    grays = (rng.random(n) < GRAY_P) if gray else np.zeros(n, bool)
+    clips = [Clip(v, s, t, float(scales[j]), float(pos[j, 0]), float(pos[j, 1]),
+                  bool(flips[j]), bool(grays[j])) for j, (v, s, t) in enumerate(clips)]
+    normal = [j for j, c in enumerate(clips) if videos[c.video].label == 0]
+    abnormal = [j for j, c in enumerate(clips) if videos[c.video].label == 1]
+    normal = [normal[j] for j in rng.permutation(len(normal))]
+    abnormal = [abnormal[j] for j in rng.permutation(len(abnormal))]
+    half = batch_size // 2
+    n_batches = math.ceil(max(len(normal), len(abnormal)) / half)
+    batches = [[pool[(b * half + j) % len(pool)] for pool in (normal, abnormal)
+                for j in range(half)] for b in range(n_batches)]
+    return clips, batches
+
+
+def augment_clip(frames: np.ndarray, clip: Clip, size: int) -> np.ndarray:
+    """Resized uint8 frames [16, H, W, 3] -> the augmented clip [16, size, size, 3] (uint8)."""
+    h, w = frames.shape[1:3]
+    short = min(h, w)
+    side = max(1, min(short, round(clip.scale * short)))
+    top, left = int(clip.u * (h - side + 1)), int(clip.v * (w - side + 1))
+    x = torch.from_numpy(np.ascontiguousarray(frames[:, top:top + side, left:left + side]))
+    if side != size:  # HWC viewed as NCHW: torch's fast uint8 path (as preprocess.resize_frame)
+        x = F.interpolate(x.permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
+                          antialias=True, align_corners=False).permute(0, 2, 3, 1)
+    if clip.flip:
+        x = x.flip(2)
+    if clip.gray:
+        luma = (x.float() @ torch.tensor(GRAY_WEIGHTS)).round_().clamp_(0, 255).to(torch.uint8)
+        x = luma.unsqueeze(-1).expand(*luma.shape, 3)
+    return np.ascontiguousarray(x.numpy())
+
+
+def _read_frames(video: TrainVideo, needed: set[int]) -> tuple[dict[int, np.ndarray], int]:
+    """Raw frames ``{index: frame}`` of ``needed`` (those that exist) and the number of frames
+    available up to the last needed one. Files are decoded once, in order, stopping after the
+    last needed frame; frame folders read only the needed images. When fewer frames exist
+    than needed, the last 16 are returned too (see :func:`_decode_clips`)."""
+    last = max(needed)
+    path = Path(video.path)
+    if path.is_dir():
+        files = list_frame_files(path)
+        available = min(len(files), last + 1)
+        want = {i for i in needed if i < available}
+        if available <= last:
+            want |= set(range(max(0, available - SNIPPET_LEN), available))
+        return {i: read_image(files[i]) for i in sorted(want)}, available
+    kept: dict[int, np.ndarray] = {}
+    tail: collections.deque = collections.deque(maxlen=SNIPPET_LEN)
+    available = 0
+    frames = open_video(path, fps_for_frames=video.fps).iter_frames(threads=1)
+    try:
+        for i, frame in enumerate(frames):
+            available = i + 1
+            tail.append((i, frame))
+            if i in needed:
+                kept[i] = frame
+            if i == last:
+                break
+    finally:
+        frames.close()  # stops the decoder (closes the container) when we break early
+    if available <= last:
+        kept.update(tail)
+    return kept, available
+
+
+def _decode_clips(video: TrainVideo, wanted: dict[int, Clip], prep: Preprocess,
+                  ) -> dict[int, tuple[np.ndarray, float]]:
+    """Read ``video`` once for the clips ``wanted`` of it: ``{clip index: (clip, target)}``.
+
+    A video with fewer frames than ``videos.csv`` says (container metadata can be off by a
+    few) gets its late clips moved to its last 16 frames, with a warning.
+    """
+    raw, available = _read_frames(
+        video, {f for c in wanted.values() for f in range(c.start, c.start + SNIPPET_LEN)})
+    if available < SNIPPET_LEN:
+        raise InputError(f"{video.path}: only {available} frame(s) readable (videos.csv says "
+                         f"{video.frame_count}); fix or remove video {video.video_id}")
+    resize = prep.frame_resizer()
+    resized: dict[int, np.ndarray] = {}
+    out = {}
+    for j, c in wanted.items():
+        if c.start + SNIPPET_LEN > available:
+            log.warning("%s: videos.csv says %d frames but only %d are readable; the clip at "
+                        "frame %d is taken from the last %d", video.path, video.frame_count,
+                        available, c.start, SNIPPET_LEN)
+            start = available - SNIPPET_LEN
+            target = c.target
+            if video.label == 1 and video.snippet_labels is not None:
+                target = clip_target(video.snippet_labels, start)
+            c = Clip(c.video, start, target, c.scale, c.u, c.v, c.flip, c.gray)
+        for f in range(c.start, c.start + SNIPPET_LEN):
+            if f not in resized:
+                resized[f] = resize(raw[f])
+        frames16 = np.stack([resized[f] for f in range(c.start, c.start + SNIPPET_LEN)])
+        out[j] = (augment_clip(frames16, c, prep.crop), c.target)
+    return out
+
+
+class _Feeder:
+    """Produce an epoch's batches in a background thread: ``(clips uint8 [B, 16, S, S, 3],
+    targets float32 [B])`` in batch order.
+
+    Videos are read in the order the batches first need them, by ``workers`` decoding threads
+    (PyAV and the resize release the GIL) at most ``workers + 1`` videos ahead; a video's cut
+    clips wait until their batches and are dropped after their last use. Results are keyed by
+    clip, so thread timing never changes a batch. Closing stops the threads.
+    """
+
+    def __init__(self, videos: Sequence[TrainVideo], clips: list[Clip], batches: list[list[int]],
+                 prep: Preprocess, workers: int = 1):
+        self._videos, self._clips, self._batches, self._prep = videos, clips, batches, prep
+        self._workers = max(1, int(workers))
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="finetune-clips", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self) -> None:
+        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="finetune-decode")
+        try:
+            uses = collections.Counter(j for batch in self._batches for j in batch)
+            by_video: dict[int, dict[int, Clip]] = collections.defaultdict(dict)
+            for j, c in enumerate(self._clips):
+                by_video[c.video][j] = c
+            order = list(dict.fromkeys(self._clips[j].video for b in self._batches for j in b))
+            pending: dict[int, Future] = {}
+            submitted = 0
+            ready: dict[int, tuple[np.ndarray, float]] = {}
+            for batch in self._batches:
+                for j in batch:
+                    v = self._clips[j].video
+                    if j in ready or v not in by_video:
+                        continue
+                    while submitted < len(order) and (v not in pending or
+                                                      len(pending) <= self._workers):
+                        w = order[submitted]
+                        pending[w] = pool.submit(_decode_clips, self._videos[w], by_video[w],
+                                                 self._prep)
+                        submitted += 1
+                    del by_video[v]
+                    ready.update(pending.pop(v).result())
+                x = torch.from_numpy(np.stack([ready[j][0] for j in batch]))
+                y = torch.tensor([ready[j][1] for j in batch], dtype=torch.float32)
+                for j in batch:
+                    uses[j] -= 1
+                    if not uses[j]:
+                        del ready[j]
+                if not self._put((x, y)):
+                    return
+        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
+            self._put(err)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for _ in self._batches:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- training -----------------------------------------------------------------------------------
+def _check_settings(s: dict) -> None:
+    problems = []
+    if s["labels"] not in LABEL_MODES:
+        problems.append(f"labels must be one of {LABEL_MODES} (got {s['labels']!r})")
+    if s["device"] not in DEVICES:
+        problems.append(f"device must be one of {DEVICES} (got {s['device']!r})")
+    if s["epochs"] < 1:
+        problems.append(f"epochs must be >= 1 (got {s['epochs']})")
+    if s["batch_size"] < 2 or s["batch_size"] % 2:
+        problems.append(f"batch size must be even and >= 2, half normal and half abnormal "
+                        f"clips (got {s['batch_size']})")
+    for key in ("clips_per_video", "accumulate", "k", "threads"):
+        if s[key] < 1:
+            problems.append(f"{key} must be >= 1 (got {s[key]})")
+    if not s["lr"] > 0 or s["weight_decay"] < 0 or s["grad_clip"] < 0:
+        problems.append(f"need lr > 0, weight decay >= 0 and grad clip >= 0 (got {s['lr']}, "
+                        f"{s['weight_decay']}, {s['grad_clip']})")
+    if s["warmup_epochs"] < 0:
+        problems.append(f"warm-up epochs must be >= 0 (got {s['warmup_epochs']})")
+    if not 0 <= s["freeze_epochs"] <= s["epochs"]:
+        problems.append(f"freeze epochs must be in 0..epochs ({s['epochs']}) "
+                        f"(got {s['freeze_epochs']})")
+    w = s["class_weights"]
+    if len(w) != 2 or min(w) < 0 or not all(math.isfinite(x) for x in w):
+        problems.append(f"class weights must be two finite numbers >= 0 (got {w})")
+    if not 0.0 <= s["dropout"] < 1.0:
+        problems.append(f"dropout must be in [0, 1) (got {s['dropout']})")
+    if s["input_size"] is not None and s["input_size"] < 32:
+        problems.append(f"input size must be >= 32 px (got {s['input_size']})")
+    if problems:
+        raise InputError("fine-tuning settings: " + "; ".join(problems) +
+                         "; fix them in the config (finetune section) or on the command line")
+
+
+def _training_videos(table, labels_by_video: dict[str, np.ndarray] | None, videos_csv,
+                     pseudo_labels_h5) -> tuple[list[TrainVideo], list[str]]:
+    """The usable training videos (with their snippet labels) and the ids left out."""
+    videos, skipped = [], []
+    for row in table[table["split"] == "train"].itertuples(index=False):
+        vid, n, label = row.video_id, int(row.frame_count), int(row.label)
+        if label not in (0, 1):
+            raise InputError(f"{videos_csv}: video {vid} has label {row.label}; expected 0 "
+                             f"(normal) or 1 (abnormal)")
+        if n < SNIPPET_LEN:
+            log.warning("%s: training video %s has %d frames, fewer than one %d-frame clip; "
+                        "left out", videos_csv, vid, n, SNIPPET_LEN)
+            skipped.append(vid)
+            continue
+        snippets = None
+        if label == 1 and labels_by_video is not None:
+            if vid not in labels_by_video:
+                raise InputError(f"{pseudo_labels_h5}: no pseudo labels for abnormal training "
+                                 f"video {vid} of {videos_csv}; rebuild the pseudo labels from "
+                                 f"the same videos.csv")
+            snippets = np.asarray(labels_by_video[vid], dtype=np.float64)
+            if snippets.shape != (n // SNIPPET_LEN,):
+                raise InputError(f"{pseudo_labels_h5}: video {vid} has {snippets.size} pseudo "
+                                 f"labels, but {videos_csv} says {n} frames, i.e. "
+                                 f"{n // SNIPPET_LEN} snippets; rebuild the pseudo labels from "
+                                 f"the same videos.csv")
+        fps = None if math.isnan(row.fps) else float(row.fps)
+        videos.append(TrainVideo(vid, row.path, fps, n, label, snippets))
+    n_normal = sum(v.label == 0 for v in videos)
+    if n_normal == 0 or n_normal == len(videos):
+        raise InputError(f"{videos_csv}: {n_normal} normal and {len(videos) - n_normal} abnormal "
+                         f"usable training videos; balanced fine-tuning needs both (check the "
+                         f"split and label columns)")
+    return videos, skipped
+
+
+@contextlib.contextmanager
+def _torch_context(threads: int, seed: int, dev: torch.device) -> Iterator[None]:
+    """Threads, deterministic algorithms (CPU) and a forked, seeded global RNG for the block."""
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(int(threads))
+    if dev.type == "cpu":  # on CUDA, bf16 autocast is not bitwise reproducible anyway
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+        if dev.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(prev_threads)
+        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+
+
+def _set_frozen(model: MISTModel, frozen: bool) -> None:
+    """Train mode; with ``frozen`` the backbone gets no gradients and its BatchNorms keep
+    their running statistics (eval mode)."""
+    model.train()
+    for p in model.encoder.parameters():
+        p.requires_grad_(not frozen)
+    if frozen:
+        for m in model.encoder.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _settings_hash(settings: dict, encoder_sha: str, labels_sha: str | None,
+                   videos: list[TrainVideo]) -> str:
+    doc = {"settings": {k: settings[k] for k in RESULT_SETTINGS}, "encoder_sha256": encoder_sha,
+           "pseudo_labels_sha256": labels_sha, "format": CKPT_FORMAT,
+           "videos": [[v.video_id, v.label, v.frame_count] for v in videos]}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _load_checkpoint(path: Path, settings_hash: str, epochs: int) -> dict | None:
+    """The side checkpoint if it belongs to this run, else None (the reason logged)."""
+    if not path.is_file():
+        return None
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - an unreadable side file is just not resumed
+        log.warning("%s: unreadable checkpoint (%s); training from the start", path, err)
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != CKPT_FORMAT:
+        log.warning("%s: not a %s file; training from the start", path, CKPT_FORMAT)
+        return None
+    if doc.get("settings_hash") != settings_hash:
+        log.warning("%s: written with other settings or inputs; training from the start", path)
+        return None
+    if int(doc["epoch"]) > epochs:
+        log.warning("%s: at epoch %d, beyond the %d epochs asked for; training from the start",
+                    path, doc["epoch"], epochs)
+        return None
+    return doc
+
+
+def _write_loss_csv(path, rows: list[list[float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LOSS_COLUMNS)
+    for epoch, lr, loss, loss_c, loss_g, clips, seconds, frozen in rows:
+        writer.writerow([int(epoch), f"{lr:.6g}", f"{loss:.6g}", f"{loss_c:.6g}",
+                         f"{loss_g:.6g}", int(clips), f"{seconds:.3f}", int(frozen)])
+    write_text(path, buf.getvalue())
+
+
+def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: str = "pseudo",
+             input_size: int | None = None, class_weights: Sequence[float] = (1.0, 1.0),
+             epochs: int = 8, clips_per_video: int = 3, batch_size: int = 8, accumulate: int = 1,
+             lr: float = 1e-4, weight_decay: float = 5e-4, warmup_epochs: int = 5,
+             freeze_epochs: int = 1, grad_clip: float = 10.0, k: int = 8, dropout: float = 0.8,
+             sga: bool = True, guided_head: bool = True, seed: int = 0, threads: int = 2,
+             device: str = "cpu", loss_csv=None, stop_after: int | None = None) -> dict | None:
+    """Fine-tune the MIST model (module docstring) and write ``out_pt`` (and ``loss_csv``).
+
+    ``stop_after``: stop after this many epochs (counted from epoch 0) as if the job were
+    killed - only the checkpoint is written - and return None. Otherwise returns a summary:
+    epochs, clips and seconds (training, over all epochs), clips_per_second, final_loss and
+    resumed_from (the 1-based epoch the run resumed at, None for a fresh start).
+    """
+    settings = {"labels": labels, "input_size": input_size,
+                "class_weights": [float(w) for w in class_weights], "epochs": int(epochs),
+                "clips_per_video": int(clips_per_video), "batch_size": int(batch_size),
+                "accumulate": int(accumulate), "lr": float(lr),
+                "weight_decay": float(weight_decay), "warmup_epochs": int(warmup_epochs),
+                "freeze_epochs": int(freeze_epochs), "grad_clip": float(grad_clip), "k": int(k),
+                "dropout": float(dropout), "sga": bool(sga), "guided_head": bool(guided_head),
+                "seed": int(seed), "threads": int(threads), "device": device}
+    _check_settings(settings)
+    if labels == "pseudo" and pseudo_labels_h5 is None:
+        raise InputError("fine-tuning settings: labels='pseudo' needs the pseudo-label file "
+                         "(--pseudo-labels); or use labels='video' for the ablation without "
+                         "pseudo labels")
+    t_start = time.perf_counter()
+    dev = resolve_device(device)
+    out_pt = Path(out_pt)
+    encoder, _ = load_encoder(encoder_pt)
+    if isinstance(encoder, MISTModel):
+        raise InputError(f"{encoder_pt}: already a fine-tuned MIST model; stage II starts from "
+                         f"the vanilla encoder (encoder_vanilla.pt)")
+    vanilla_weights = weights_sha256(encoder)
+    prep = Preprocess(encoder.arch, input_size)
+    settings.update(arch=encoder.arch, input_size=prep.crop)
+    labels_by_video = labels_sha = None
+    if labels == "pseudo":
+        labels_by_video = read_pseudo_labels(pseudo_labels_h5)
+        labels_sha = file_sha256(pseudo_labels_h5)
+    table = read_video_table(videos_csv)
+    videos, skipped = _training_videos(table, labels_by_video, videos_csv, pseudo_labels_h5)
+    n_normal = sum(v.label == 0 for v in videos)
+    encoder_sha = file_sha256(encoder_pt)
+    settings_hash = _settings_hash(settings, encoder_sha, labels_sha, videos)
+    ckpt_path = checkpoint_path(out_pt)
+    half = batch_size // 2
+    n_batches = math.ceil(max(n_normal * clips_per_video,
+                              (len(videos) - n_normal) * clips_per_video) / half)
+    steps_per_epoch = math.ceil(n_batches / accumulate)
+    warmup_steps = warmup_epochs * steps_per_epoch
+    w0, w1 = settings["class_weights"]
+    log.info("fine-tuning %s %d px on %d normal + %d abnormal training videos (%d left out), "
+             "%s labels, %d batches of %d clips per epoch, on %s", encoder.arch, prep.crop,
+             n_normal, len(videos) - n_normal, len(skipped), labels, n_batches, batch_size, dev)
+
+    with _torch_context(threads, seed, dev):
+        try:
+            model = MISTModel(encoder, input_size=prep.crop, k=k, dropout=dropout, sga=sga,
+                              guided_head=guided_head).to(dev)
+        except ValueError as err:
+            raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
+                             f"at input size {prep.crop}: {err}") from None
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        rows: list[list[float]] = []
+        start, step, resumed_from = 0, 0, None
+        ckpt = _load_checkpoint(ckpt_path, settings_hash, epochs)
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(ckpt["cuda_rng"], dev)
+            rows = [list(r) for r in ckpt["rows"]]
+            start, step = int(ckpt["epoch"]), int(ckpt["step"])
+            resumed_from = start + 1
+            log.info("resuming from epoch %d of %d (%s)", resumed_from, epochs, ckpt_path)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
+                    else contextlib.nullcontext())
+
+        for epoch in range(start, epochs):
+            if stop_after is not None and epoch >= stop_after:
+                log.info("stopping after %d epochs (stop_after)", epoch)
+                return None
+            t0 = time.perf_counter()
+            frozen = epoch < freeze_epochs
+            _set_frozen(model, frozen)
+            clips, batches = plan_epoch(videos, clips_per_video=clips_per_video,
+                                        batch_size=batch_size, gray=encoder.arch == "c3d",
+                                        rng=np.random.default_rng([seed, epoch]))
+            sums = np.zeros(3)
+            rate = lr
+            feeder = _Feeder(videos, clips, batches, prep, workers=threads)
+            bar = tqdm(feeder, total=len(batches), desc=f"finetune {epoch + 1}/{epochs}",
+                       unit="batch", mininterval=5.0)
+            try:
+                for b, (x, y) in enumerate(bar):
+                    group_len = min(accumulate, len(batches) - b // accumulate * accumulate)
+                    if b % accumulate == 0:
+                        opt.zero_grad(set_to_none=True)
+                    x = normalize(encoder.arch, x.to(dev, non_blocking=True))
+                    y = y.to(dev)
+                    with autocast:
+                        out = model(x)
+                    loss_c = weighted_cross_entropy(out.logits, y, w0, w1)
+                    loss_g = (weighted_cross_entropy(out.guided_logits, y, w0, w1)
+                              if out.guided_logits is not None else torch.zeros((), device=dev))
+                    loss = loss_c + loss_g
+                    (loss / group_len).backward()
+                    parts = [float(loss.detach()), float(loss_c.detach()), float(loss_g.detach())]
+                    if not math.isfinite(parts[0]):
+                        raise InputError(f"fine-tuning diverged: loss {parts[0]} in epoch "
+                                         f"{epoch + 1}, batch {b + 1}; lower the learning rate "
+                                         f"(now {lr}) or check the pseudo labels")
+                    sums += parts
+                    if b % accumulate == group_len - 1:  # last micro-batch of its group
+                        rate = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
+                        for g in opt.param_groups:
+                            g["lr"] = rate
+                        if grad_clip > 0:
+                            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                        opt.step()
+                        step += 1
+                    bar.set_postfix(loss=f"{parts[0]:.4f}", refresh=False)
+            finally:
+                bar.close()
+                feeder.close()
+            seconds = time.perf_counter() - t0
+            n_clips = len(batches) * batch_size
+            mean = sums / len(batches)
+            rows.append([epoch + 1, rate, *mean.tolist(), n_clips, seconds, int(frozen)])
+            log.info("epoch %d/%d%s: loss %.4f (H_c %.4f, H_g %.4f), lr %.3g, %d clips in "
+                     "%.1f s (%.2f clips/s)", epoch + 1, epochs, " (backbone frozen)" * frozen,
+                     *mean, rate, n_clips, seconds, n_clips / seconds)
+            doc = {"format": CKPT_FORMAT, "settings_hash": settings_hash, "epoch": epoch + 1,
+                   "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "torch_rng": torch.get_rng_state(), "rows": rows,
+                   "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(doc, tmp)
+
+    model.eval()
+    total_clips = int(sum(r[5] for r in rows))
+    train_seconds = float(sum(r[6] for r in rows))
+    clips_per_second = total_clips / train_seconds if train_seconds > 0 else 0.0
+    final_loss = float(rows[-1][2])
+    meta = {"settings": settings, "settings_hash": settings_hash, "epochs": int(epochs),
+            "final_loss": final_loss, "seconds": time.perf_counter() - t_start,
+            "train_seconds": train_seconds, "clips_per_second": clips_per_second,
+            "encoder": {"path": str(encoder_pt), "sha256": encoder_sha,
+                        "weights_sha256": vanilla_weights},
+            "pseudo_labels": (None if labels_sha is None
+                              else {"path": str(pseudo_labels_h5), "sha256": labels_sha}),
+            "train_videos": {"normal": n_normal, "abnormal": len(videos) - n_normal,
+                             "left_out": skipped},
+            "device": dev.type, "torch": torch.__version__}
+    digest = save_mist_model(out_pt, model.cpu(), meta)
+    if loss_csv is not None:
+        _write_loss_csv(loss_csv, rows)
+    ckpt_path.unlink(missing_ok=True)
+    log.info("MIST model written to %s [weights %s]: %d epochs, final loss %.4f, %.2f clips/s",
+             out_pt, digest[:12], epochs, final_loss, clips_per_second)
+    return {"epochs": int(epochs), "clips": total_clips, "seconds": train_seconds,
+            "clips_per_second": clips_per_second, "final_loss": final_loss,
+            "resumed_from": resumed_from}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m mist_steps.finetune",
+        description="MIST stage II: fine-tune the vanilla encoder with self-guided attention "
+        "on clip-level pseudo labels (balanced normal/abnormal batches, resumable).")
+    p.add_argument("--encoder", required=True, help="vanilla encoder file (mist-encoder-v1 .pt)")
+    p.add_argument("--videos", required=True, help="dataset index videos.csv")
+    p.add_argument("--out", required=True, help="output MIST model (.pt); the resumable "
+                   "checkpoint is kept beside it as <out>.ckpt while training")
+    p.add_argument("--pseudo-labels", default=None,
+                   help="pseudo-label file (.h5) of stage I (needed with --labels pseudo)")
+    p.add_argument("--labels", choices=LABEL_MODES, default="pseudo",
+                   help="pseudo: clip targets from the pseudo labels; video: every clip of an "
+                   "abnormal video is 1 (ablation) (default pseudo)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="crop side in px (default: the encoder's, I3D 224 / C3D 112)")
+    p.add_argument("--class-weights", type=float, nargs=2, default=(1.0, 1.0),
+                   metavar=("W0", "W1"), help="weights of the anomalous and normal loss terms "
+                   "(default 1 1; the paper uses 1.2 0.8 for UCF-Crime I3D)")
+    p.add_argument("--epochs", type=int, default=8, help="(default 8)")
+    p.add_argument("--clips-per-video", type=int, default=3, help="per epoch (default 3)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="clips per batch, even: half normal, half abnormal (default 8)")
+    p.add_argument("--accumulate", type=int, default=1,
+                   help="micro-batches per optimiser step (default 1)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
+    p.add_argument("--warmup-epochs", type=int, default=5,
+                   help="linear warm-up of the learning rate over these epochs (default 5)")
+    p.add_argument("--freeze-epochs", type=int, default=1,
+                   help="epochs with the backbone (weights and BatchNorm statistics) frozen "
+                   "(default 1)")
+    p.add_argument("--grad-clip", type=float, default=10.0,
+                   help="gradient-norm clip, 0 disables (default 10)")
+    p.add_argument("--k", type=int, default=8, help="SGA's k (2k channels) (default 8)")
+    p.add_argument("--dropout", type=float, default=0.8, help="before H_c (default 0.8)")
+    p.add_argument("--no-sga", dest="sga", action="store_false",
+                   help="ablation: no self-guided attention (H_c on the final map only)")
+    p.add_argument("--no-guided-head", dest="guided_head", action="store_false",
+                   help="ablation: attention without the guided head H_g and its loss")
+    p.add_argument("--seed", type=int, default=0, help="(default 0)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="auto: CUDA when available (default cpu)")
+    p.add_argument("--loss-csv", default=None, help="output CSV of the per-epoch loss")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many epochs as if killed (testing; default: run all)")
+    a = p.parse_args(argv)
+    finetune(a.encoder, a.videos, a.out, pseudo_labels_h5=a.pseudo_labels, labels=a.labels,
+             input_size=a.input_size, class_weights=a.class_weights, epochs=a.epochs,
+             clips_per_video=a.clips_per_video, batch_size=a.batch_size,
+             accumulate=a.accumulate, lr=a.lr, weight_decay=a.weight_decay,
+             warmup_epochs=a.warmup_epochs, freeze_epochs=a.freeze_epochs,
+             grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
+             guided_head=a.guided_head, seed=a.seed, threads=a.threads, device=a.device,
+             loss_csv=a.loss_csv, stop_after=a.stop_after)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,282 @@
+"""Stage II fine-tuning: clip targets, balanced batches, freezing, resuming, output, CLI."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, write_frame_folder, write_video
+
+from mist_steps.encoders import build_encoder, load_encoder, save_encoder
+from mist_steps.encoders.sga import MISTModel, load_mist_model
+from mist_steps.errors import InputError
+from mist_steps.finetune import (
+    Clip,
+    TrainVideo,
+    _decode_clips,
+    augment_clip,
+    checkpoint_path,
+    clip_target,
+    finetune,
+    main,
+    plan_epoch,
+    start_frames,
+)
+from mist_steps.preprocess import Preprocess
+from mist_steps.scores_io import PSEUDO_LABELS_FORMAT, ScoreWriter
+
+SIZE = 32
+# two normal + two abnormal clips per pool and epoch -> 2 batches of 4
+RUN = dict(input_size=SIZE, epochs=2, clips_per_video=2, batch_size=4, freeze_epochs=1,
+           warmup_epochs=1, lr=1e-3, class_weights=(1.2, 0.8), seed=0, threads=1)
+TRAIN = {"nor_0": (0, 48), "nor_1": (0, 40), "abn_0": (1, 60), "abn_1": (1, 48)}
+PSEUDO = {"abn_0": [0.0, 1.0, 0.2], "abn_1": [0.5, 0.5, 1.0]}
+
+
+def textured(i, size):
+    """Frames with spatial structure (so crops and flips matter), changing with ``i``."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = (xx * 6 + yy * 2 + 7 * i) % 256
+    return np.stack([base, base[::-1], (base + 80) % 256], axis=-1).astype(np.uint8)
+
+
+def write_pseudo(path, labels):
+    with ScoreWriter(path, format=PSEUDO_LABELS_FORMAT, attrs={"window": 5, "passes": 2}) as w:
+        for vid, values in labels.items():
+            w.add(vid, {"raw": values, "refined": values}, attrs={"label": 1})
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ft")
+    rows = []
+    for vid, (label, n) in {**TRAIN, "short": (0, 10)}.items():
+        path = write_video(root / f"{vid}.mp4", n, size=(32, 40), pixels=textured)
+        rows.append([vid, path, "train", label, "Normal" if label == 0 else "Fight", n, 25.0])
+    rows.append(["test_0", root / "nor_0.mp4", "test", 0, "Normal", 48, 25.0])
+    videos_csv = root / "videos.csv"
+    with open(videos_csv, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["video_id", "path", "split", "label", "class", "frame_count", "fps"])
+        w.writerows(rows)
+    torch.manual_seed(0)
+    encoder = root / "encoder_vanilla.pt"
+    save_encoder(encoder, build_encoder("i3d", num_classes=2))
+    return {"root": root, "videos": videos_csv, "encoder": encoder,
+            "pseudo": write_pseudo(root / "pseudo.h5", PSEUDO)}
+
+
+@pytest.fixture(scope="module")
+def full(data):
+    """An uninterrupted 2-epoch run (epoch 1 frozen)."""
+    out = data["root"] / "full" / "mist.pt"
+    summary = finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+                       loss_csv=out.with_suffix(".csv"), **RUN)
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def stopped(data):
+    """The same run killed after its frozen first epoch: the checkpoint it leaves."""
+    out = data["root"] / "resumed" / "mist.pt"
+    assert finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+                    stop_after=1, **RUN) is None
+    assert not out.exists()
+    return out, torch.load(checkpoint_path(out), weights_only=True)
+
+
+def _loss_rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_clip_target_is_frame_weighted_mean():
+    labels = np.array([0.0, 1.0, 0.2])  # a 48..63-frame video: snippets 0-15, 16-31, 32-47
+    assert clip_target(labels, 0) == 0.0
+    assert clip_target(labels, 10) == pytest.approx((6 * 0.0 + 10 * 1.0) / 16)
+    assert clip_target(labels, 28) == pytest.approx((4 * 1.0 + 12 * 0.2) / 16)
+    # frames 48.. lie past the last full snippet: they count with its label
+    assert clip_target(labels, 40) == pytest.approx(0.2)
+    assert clip_target(labels, 44) == pytest.approx(0.2)
+
+
+def test_plan_epoch_segments_targets_and_balanced_batches():
+    assert start_frames(16, 3, np.random.default_rng(0)) == [0, 0, 0]
+    rng = np.random.default_rng(1)
+    for _ in range(20):  # one start per equal segment of 0..84
+        starts = start_frames(100, 3, rng)
+        assert 0 <= starts[0] < 28 <= starts[1] < 56 <= starts[2] <= 84
+    pseudo = np.array([0.0, 1.0, 0.3, 0.9])
+    videos = [TrainVideo(f"n{i}", "-", None, 64, 0, None) for i in range(3)] + \
+        [TrainVideo("a", "-", None, 64, 1, pseudo), TrainVideo("b", "-", None, 40, 1, None)]
+    clips, batches = plan_epoch(videos, clips_per_video=2, batch_size=4, gray=True,
+                                rng=np.random.default_rng([0, 3]))
+    again = plan_epoch(videos, clips_per_video=2, batch_size=4, gray=True,
+                       rng=np.random.default_rng([0, 3]))
+    assert (clips, batches) == again  # a function of (seed, epoch) only
+    for c in clips:
+        label = videos[c.video].label
+        expected = 0.0 if label == 0 else 1.0 if c.video == 4 else clip_target(pseudo, c.start)
+        assert c.target == pytest.approx(expected) and c.scale in (1.0, 0.875, 0.75, 0.66)
+    # 6 normal and 4 abnormal clips: ceil(6 / 2) = 3 batches, every one half/half
+    assert len(batches) == 3
+    for batch in batches:
+        assert [videos[clips[j].video].label for j in batch] == [0, 0, 1, 1]
+    normal_used = sorted(j for batch in batches for j in batch[:2])
+    assert normal_used == sorted(j for j, c in enumerate(clips) if videos[c.video].label == 0)
+
+
+def test_augment_clip_crop_flip_gray():
+    frames = np.random.default_rng(0).integers(0, 256, (16, SIZE, SIZE, 3), dtype=np.uint8)
+    plain = Clip(0, 0, 0.0, 1.0, 0.0, 0.0, False, False)
+    np.testing.assert_array_equal(augment_clip(frames, plain, SIZE), frames)
+    flipped = augment_clip(frames, Clip(0, 0, 0.0, 1.0, 0.0, 0.0, True, False), SIZE)
+    np.testing.assert_array_equal(flipped, frames[:, :, ::-1])
+    gray = augment_clip(frames, Clip(0, 0, 0.0, 1.0, 0.0, 0.0, False, True), SIZE)
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
+    small = augment_clip(frames, Clip(0, 0, 0.0, 0.66, 0.99, 0.5, False, False), SIZE)
+    assert small.shape == (16, SIZE, SIZE, 3) and small.dtype == np.uint8
+
+
+def test_decoding_keeps_the_clips_frames(tmp_path):
+    # default frames are flat grey at level (20 + 10 i) mod 240: the levels tell the frames
+    path = write_video(tmp_path / "v.mp4", 30, size=(32, 40))
+    video = TrainVideo("v", str(path), None, 30, 0, None)
+    wanted = {0: Clip(0, 3, 0.0, 1.0, 0.5, 0.5, False, False),
+              1: Clip(0, 14, 0.0, 0.75, 0.1, 0.9, True, False)}
+    out = _decode_clips(video, wanted, Preprocess("i3d", SIZE))
+    for j, c in wanted.items():
+        clip, target = out[j]
+        assert clip.shape == (16, SIZE, SIZE, 3) and target == 0.0
+        levels = clip.reshape(16, -1).mean(axis=1)
+        np.testing.assert_allclose(levels, (20 + 10 * np.arange(c.start, c.start + 16)) % 240,
+                                   atol=3)
+
+
+def test_frame_folder_and_short_video(tmp_path, caplog):
+    folder = write_frame_folder(tmp_path / "frames", 20, size=(32, 40))
+    video = TrainVideo("f", str(folder), 25.0, 20, 0, None)
+    clip, _ = _decode_clips(video, {0: Clip(0, 2, 0.0, 1.0, 0.0, 0.0, False, False)},
+                            Preprocess("i3d", SIZE))[0]
+    np.testing.assert_allclose(clip.reshape(16, -1).mean(axis=1), 20 + 10 * np.arange(2, 18),
+                               atol=3)
+    # videos.csv claims 40 frames, 30 decode: the late clip moves to the last 16 frames and
+    # its target follows the frames it now covers
+    path = write_video(tmp_path / "v.mp4", 30, size=(32, 40))
+    video = TrainVideo("v", str(path), None, 40, 1, np.array([0.0, 1.0]))
+    with caplog.at_level("WARNING"):
+        clip, target = _decode_clips(video, {0: Clip(0, 22, 1.0, 1.0, 0.0, 0.0, False, False)},
+                                     Preprocess("i3d", SIZE))[0]
+    assert "only 30 are readable" in caplog.text
+    np.testing.assert_allclose(clip.reshape(16, -1).mean(axis=1),
+                               (20 + 10 * np.arange(14, 30)) % 240, atol=3)
+    assert target == pytest.approx(clip_target(np.array([0.0, 1.0]), 14))
+
+
+def test_frozen_epoch_trains_only_the_new_layers(data, stopped):
+    _, ckpt = stopped
+    assert ckpt["epoch"] == 1 and ckpt["rows"][0][-1] == 1  # frozen
+    vanilla, _ = load_encoder(data["encoder"])
+    for key, value in vanilla.state_dict().items():  # weights AND BN running statistics
+        assert torch.equal(ckpt["model"][f"encoder.{key}"], value), key
+    torch.manual_seed(RUN["seed"])  # the new layers are initialised right after seeding
+    initial = MISTModel(vanilla, input_size=SIZE).state_dict()
+    new = [k for k in initial if k.startswith(("sga.", "head_c."))]
+    assert len(new) == 10
+    for key in new:
+        assert not torch.equal(ckpt["model"][key], initial[key]), key
+
+
+def test_resume_equals_uninterrupted_and_backbone_trains_after_unfreezing(
+        data, full, stopped, caplog):
+    out_full, summary_full = full
+    out, _ = stopped
+    with caplog.at_level("INFO", logger="mist_steps.finetune"):
+        summary = finetune(data["encoder"], data["videos"], out,
+                           pseudo_labels_h5=data["pseudo"], loss_csv=out.with_suffix(".csv"),
+                           **RUN)
+    assert "resuming from epoch 2" in caplog.text
+    assert summary["resumed_from"] == 2 and summary_full["resumed_from"] is None
+    assert not checkpoint_path(out).exists() and not checkpoint_path(out_full).exists()
+    a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (out_full, out))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    rows_a, rows_b = _loss_rows(out_full.with_suffix(".csv")), _loss_rows(out.with_suffix(".csv"))
+    assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+    assert [(r["epoch"], r["frozen"], r["clips"]) for r in rows_a] == [("1", "1", "8"),
+                                                                        ("2", "0", "8")]
+    # epoch 2 trained the backbone: weights and running statistics moved
+    vanilla = load_encoder(data["encoder"])[0].state_dict()
+    conv = "Conv3d_1a_7x7.conv3d.weight"
+    assert not torch.equal(a[f"encoder.{conv}"], vanilla[conv])
+    assert not torch.equal(a["encoder.Mixed_4f.b0.bn.running_mean"],
+                           vanilla["Mixed_4f.b0.bn.running_mean"])
+
+
+def test_output_loads_and_scores(data, full):
+    out, summary = full
+    assert summary["epochs"] == 2 and summary["clips"] == 16 and summary["clips_per_second"] > 0
+    model, meta = load_mist_model(out)
+    assert not model.training and model.config["input_size"] == SIZE and model.use_sga
+    assert meta["settings"]["labels"] == "pseudo" and meta["settings"]["input_size"] == SIZE
+    assert meta["train_videos"] == {"normal": 2, "abnormal": 2, "left_out": ["short"]}
+    assert meta["pseudo_labels"]["path"] == str(data["pseudo"])
+    assert meta["final_loss"] == pytest.approx(summary["final_loss"])
+    with torch.no_grad():
+        scores = model.score(torch.randn(3, 3, 16, SIZE, SIZE))
+    assert scores.shape == (3,) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_video_labels_need_no_pseudo_labels_cli(data, caplog):
+    out = data["root"] / "video" / "mist.pt"
+    out.parent.mkdir()  # a stale checkpoint of other settings is not resumed
+    torch.save({"format": "mist-finetune-ckpt-v1", "settings_hash": "other", "epoch": 1},
+               checkpoint_path(out))
+    main(["--encoder", str(data["encoder"]), "--videos", str(data["videos"]), "--out", str(out),
+          "--labels", "video", "--input-size", str(SIZE), "--epochs", "1", "--freeze-epochs",
+          "0", "--clips-per-video", "1", "--batch-size", "2", "--accumulate", "2",
+          "--no-sga", "--threads", "1"])
+    assert "other settings or inputs; training from the start" in caplog.text
+    assert not checkpoint_path(out).exists()
+    model, meta = load_mist_model(out)
+    assert not model.use_sga and meta["pseudo_labels"] is None
+    assert meta["settings"]["labels"] == "video" and meta["settings"]["accumulate"] == 2
+
+
+def test_bad_pseudo_labels_name_the_video(data, tmp_path):
+    kw = dict(RUN, pseudo_labels_h5=write_pseudo(tmp_path / "pl.h5", {"abn_0": PSEUDO["abn_0"]}))
+    with pytest.raises(InputError, match=r"pl\.h5.*abn_1"):
+        finetune(data["encoder"], data["videos"], tmp_path / "m.pt", **kw)
+    kw["pseudo_labels_h5"] = write_pseudo(tmp_path / "pl2.h5", {**PSEUDO, "abn_0": [0.0, 1.0]})
+    with pytest.raises(InputError, match=r"pl2\.h5.*abn_0 has 2 pseudo labels.*3 snippets"):
+        finetune(data["encoder"], data["videos"], tmp_path / "m.pt", **kw)
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epochs": 0}, "epochs must be >= 1"),
+    ({"batch_size": 5}, "even"),
+    ({"freeze_epochs": 3}, "freeze epochs"),
+    ({"labels": "frames"}, "labels must be one of"),
+    ({"lr": -1.0}, "lr > 0"),
+    ({"pseudo_labels_h5": None}, "needs the pseudo-label file"),
+])
+def test_bad_settings(data, tmp_path, bad, message):
+    kw = {**RUN, "pseudo_labels_h5": data["pseudo"], **bad}
+    with pytest.raises(InputError, match=message):
+        finetune(data["encoder"], data["videos"], tmp_path / "m.pt", **kw)
+
+
+def test_cli_help():
+    result = subprocess.run([sys.executable, "-m", "mist_steps.finetune", "--help"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head"):
+        assert flag in result.stdout
