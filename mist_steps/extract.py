@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mist_steps import SNIPPET_LEN
+from mist_steps.devices import resolve_device
 from mist_steps.encoders import load_encoder, weights_sha256
 from mist_steps.errors import InputError, run_cli
 from mist_steps.features_io import (
@@ -55,11 +54,17 @@ from mist_steps.features_io import (
     write_skipped,
 )
 from mist_steps.preprocess import CROP_MODES, Preprocess
-from mist_steps.video import SnippetBatch, VideoDone, VideoFailed, read_video_table, snippet_batches
+from mist_steps.snippet_stream import (
+    ON_BAD_VIDEO,
+    check_on_bad_video,
+    expected_snippets,
+    indexed_frames,
+    stream_rows,
+)
+from mist_steps.video import SnippetBatch, VideoDone, read_video_table
 
 log = logging.getLogger("mist_steps.extract")
 
-ON_BAD_VIDEO = ("error", "skip")
 # Vector features a step can store: name → encoders offering it. "default" picks the protocol's.
 FEATURES = {"i3d": ("feature",), "c3d": ("fc6", "feature")}
 DEFAULT_FEATURE = {"i3d": "feature", "c3d": "fc6"}
@@ -87,15 +92,6 @@ def resolve_feature(arch: str, feature: str, crop: int, encoder_path) -> str:
     return kind
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for but no CUDA GPU is available; use 'cpu'")
-    return dev
-
-
 def _check_args(shard_index, num_shards, crop_mode, batch_size, threads, on_bad_video, dtype):
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise ValueError(f"need 0 <= shard_index < num_shards; got {shard_index} of {num_shards}")
@@ -103,8 +99,7 @@ def _check_args(shard_index, num_shards, crop_mode, batch_size, threads, on_bad_
         raise ValueError(f"crop_mode must be one of {list(CROP_MODES)}; got {crop_mode!r}")
     if batch_size < 1 or threads < 1:
         raise ValueError(f"batch_size and threads must be >= 1; got {batch_size}, {threads}")
-    if on_bad_video not in ON_BAD_VIDEO:
-        raise ValueError(f"on_bad_video must be one of {ON_BAD_VIDEO}; got {on_bad_video!r}")
+    check_on_bad_video(on_bad_video)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}; got {dtype!r}")
 
@@ -148,18 +143,22 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
         torch.backends.cudnn.deterministic = True
     model = model.to(dev).eval()
 
-    items = [(row.path, None if math.isnan(row.fps) else float(row.fps))
-             for row in rows.itertuples(index=False)]
-    expected = int(sum(max(0, n) // SNIPPET_LEN for n in rows["frame_count"]))
+    expected = expected_snippets(rows)
     log.info("shard %d/%d: %d of %d videos, ~%d clips, %s %s %s-crop %dpx on %s, batch %d, "
              "%d threads", shard_index, num_shards, len(rows), len(table), expected, arch,
              kind, crop_mode, prep.crop, dev, batch_size, threads)
 
     extra = {"encoder_meta": json.dumps(meta, sort_keys=True), "device": dev.type}
-    pending: dict[int, list[np.ndarray]] = {}
-    done: dict[int, VideoDone] = {}
-    skipped: list[dict] = []
-    clips, encoding = 0, 0.0
+    encoding = 0.0
+
+    def encode(batch: SnippetBatch) -> np.ndarray:
+        nonlocal encoding
+        x = prep.clips(batch.snippets, pad_to=batch_size, device=dev)
+        tick = time.perf_counter()
+        y = model.forward_features(x, [kind])[kind].float().cpu().numpy()
+        encoding += time.perf_counter() - tick
+        return y.reshape(batch_size, prep.n_crops, dim)
+
     with FeatureWriter(out_h5, run_attrs, source="extracted", dtype=dtype, extra_attrs=extra,
                        n_crops=prep.n_crops, dim=dim) as writer, \
             tqdm(total=expected, unit="clip", desc=f"shard {shard_index}/{num_shards}",
@@ -167,43 +166,13 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
         streaming = time.perf_counter()  # the per-clip path starts: decode, encode, write
         # On CPU the encoder already keeps every core busy: decoder threads beyond the one
         # reading thread would only contend with it. A GPU leaves the cores to decoding.
-        decode_threads = threads if dev.type == "cuda" else 1
-        events = snippet_batches(items, batch_size, transform_factory=prep.frame_resizer,
-                                 decode_threads=decode_threads)
-        try:
-            for event in events:
-                if isinstance(event, SnippetBatch):
-                    x = prep.clips(event.snippets, pad_to=batch_size, device=dev)
-                    tick = time.perf_counter()
-                    y = model.forward_features(x, [kind])[kind].float().cpu().numpy()
-                    encoding += time.perf_counter() - tick
-                    y = y.reshape(batch_size, prep.n_crops, dim)
-                    for owner, feats in zip(event.owners, y):
-                        pending.setdefault(owner, []).append(feats)
-                    clips += len(event.snippets)
-                    bar.update(len(event.snippets))
-                elif isinstance(event, VideoDone):
-                    done[event.index] = event
-                elif isinstance(event, VideoFailed):
-                    pending.pop(event.index, None)
-                    row = rows.iloc[event.index]
-                    if on_bad_video == "error":
-                        raise InputError(
-                            f"video {row.video_id}: {event.reason}. To leave such videos out and "
-                            f"list them in the skipped CSV instead, set on_bad_video: skip "
-                            f"(--on-bad-video skip)")
-                    log.warning("skipping video %s: %s", row.video_id, event.reason)
-                    skipped.append({"video_id": row.video_id, "path": row.path,
-                                    "split": row.split, "reason": event.reason})
-                complete = [i for i, ev in done.items()
-                            if len(pending.get(i, ())) == ev.n_snippets]
-                for index in complete:
-                    _write_video(writer, rows.iloc[index], done.pop(index), pending.pop(index))
-        finally:
-            events.close()  # stops the decoding thread on any error
+        streamed = stream_rows(
+            rows, batch_size, encode=encode,
+            write=lambda row, done, feats: _write_video(writer, row, done, feats),
+            on_bad_video=on_bad_video, transform_factory=prep.frame_resizer,
+            decode_threads=threads if dev.type == "cuda" else 1, progress=bar.update, log=log)
         streaming = time.perf_counter() - streaming
-        if pending or done:  # every video ends with one event: a bug if anything is left
-            raise RuntimeError(f"incomplete videos after decoding: {sorted({*pending, *done})}")
+        clips, skipped = streamed.snippets, streamed.skipped
         writer.set_meta(SHARD_META, {"index": shard_index, "num_shards": num_shards,
                                      "assigned": rows["video_id"].tolist(), "skipped": skipped})
     if skipped_csv is not None:
@@ -218,12 +187,7 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
 
 
 def _write_video(writer: FeatureWriter, row, event: VideoDone, feats: list[np.ndarray]) -> None:
-    frame_count = int(row.frame_count) if row.frame_count > 0 else event.frame_count
-    fps = float(row.fps) if not math.isnan(row.fps) else event.fps
-    if event.frames_decoded // SNIPPET_LEN != frame_count // SNIPPET_LEN:
-        log.warning("video %s: %d frames indexed but %d decoded: %d clips instead of %d",
-                    row.video_id, frame_count, event.frames_decoded,
-                    event.frames_decoded // SNIPPET_LEN, frame_count // SNIPPET_LEN)
+    frame_count, fps = indexed_frames(row, event, log)
     writer.add(row.video_id, np.stack(feats), fps=fps, frame_count=frame_count,
                n_frames_decoded=event.frames_decoded)
 

@@ -80,14 +80,9 @@ import argparse
 import collections
 import contextlib
 import csv
-import hashlib
 import io
-import json
 import logging
 import math
-import os
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -101,11 +96,19 @@ from torch import nn
 from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_path, write_text
+from mist_steps.atomic import write_text
+from mist_steps.background import BackgroundFeeder
+from mist_steps.checkpointing import (
+    checkpoint_path,
+    load_resume_checkpoint,
+    save_checkpoint,
+    settings_digest,
+)
 from mist_steps.encoders import file_sha256, load_encoder, weights_sha256
 from mist_steps.encoders.sga import MISTModel, save_mist_model, weighted_cross_entropy
 from mist_steps.errors import InputError, run_cli
-from mist_steps.extract import resolve_device
+from mist_steps.determinism import seeded_torch
+from mist_steps.devices import resolve_device
 from mist_steps.preprocess import Preprocess, normalize
 from mist_steps.scores_io import read_pseudo_labels
 from mist_steps.video import list_frame_files, open_video, read_image, read_video_table
@@ -125,11 +128,6 @@ RESULT_SETTINGS = ("arch", "labels", "input_size", "class_weights", "clips_per_v
                    "batch_size", "accumulate", "lr", "weight_decay", "warmup_epochs",
                    "freeze_epochs", "grad_clip", "k", "dropout", "sga", "guided_head", "seed")
 QUEUE_DEPTH = 2  # finished batches waiting for the model
-
-
-def checkpoint_path(out_pt: str | os.PathLike) -> Path:
-    """The side file of a fine-tuning run whose output is ``out_pt``."""
-    return Path(f"{out_pt}.ckpt")
 
 
 # -- clips ------------------------------------------------------------------------------------
@@ -287,7 +285,7 @@ def _decode_clips(video: TrainVideo, wanted: dict[int, Clip], prep: Preprocess,
     return out
 
 
-class _Feeder:
+class _Feeder(BackgroundFeeder):
     """Produce an epoch's batches in a background thread: ``(clips uint8 [B, 16, S, S, 3],
     targets float32 [B])`` in batch order.
 
@@ -301,21 +299,9 @@ class _Feeder:
                  prep: Preprocess, workers: int = 1):
         self._videos, self._clips, self._batches, self._prep = videos, clips, batches, prep
         self._workers = max(1, int(workers))
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="finetune-clips", daemon=True)
-        self._thread.start()
+        super().__init__(depth=QUEUE_DEPTH, name="finetune-clips")
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
+    def _produce(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="finetune-decode")
         try:
             uses = collections.Counter(j for batch in self._batches for j in batch)
@@ -345,23 +331,9 @@ class _Feeder:
                     uses[j] -= 1
                     if not uses[j]:
                         del ready[j]
-                if not self._put((x, y)):
-                    return
-        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
-            self._put(err)
+                yield x, y
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for _ in self._batches:
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # -- training -----------------------------------------------------------------------------------
@@ -435,26 +407,6 @@ def _training_videos(table, labels_by_video: dict[str, np.ndarray] | None, video
     return videos, skipped
 
 
-@contextlib.contextmanager
-def _torch_context(threads: int, seed: int, dev: torch.device) -> Iterator[None]:
-    """Threads, deterministic algorithms (CPU) and a forked, seeded global RNG for the block."""
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(int(threads))
-    if dev.type == "cpu":  # on CUDA, bf16 autocast is not bitwise reproducible anyway
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
-        if dev.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        torch.set_num_threads(prev_threads)
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
-
-
 def _set_frozen(model: MISTModel, frozen: bool) -> None:
     """Train mode; with ``frozen`` the backbone gets no gradients and its BatchNorms keep
     their running statistics (eval mode)."""
@@ -469,32 +421,9 @@ def _set_frozen(model: MISTModel, frozen: bool) -> None:
 
 def _settings_hash(settings: dict, encoder_sha: str, labels_sha: str | None,
                    videos: list[TrainVideo]) -> str:
-    doc = {"settings": {k: settings[k] for k in RESULT_SETTINGS}, "encoder_sha256": encoder_sha,
-           "pseudo_labels_sha256": labels_sha, "format": CKPT_FORMAT,
-           "videos": [[v.video_id, v.label, v.frame_count] for v in videos]}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
-def _load_checkpoint(path: Path, settings_hash: str, epochs: int) -> dict | None:
-    """The side checkpoint if it belongs to this run, else None (the reason logged)."""
-    if not path.is_file():
-        return None
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - an unreadable side file is just not resumed
-        log.warning("%s: unreadable checkpoint (%s); training from the start", path, err)
-        return None
-    if not isinstance(doc, dict) or doc.get("format") != CKPT_FORMAT:
-        log.warning("%s: not a %s file; training from the start", path, CKPT_FORMAT)
-        return None
-    if doc.get("settings_hash") != settings_hash:
-        log.warning("%s: written with other settings or inputs; training from the start", path)
-        return None
-    if int(doc["epoch"]) > epochs:
-        log.warning("%s: at epoch %d, beyond the %d epochs asked for; training from the start",
-                    path, doc["epoch"], epochs)
-        return None
-    return doc
+    return settings_digest(settings, RESULT_SETTINGS, CKPT_FORMAT, encoder_sha256=encoder_sha,
+                           pseudo_labels_sha256=labels_sha,
+                           videos=[[v.video_id, v.label, v.frame_count] for v in videos])
 
 
 def _write_loss_csv(path, rows: list[list[float]]) -> None:
@@ -564,7 +493,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
              "%s labels, %d batches of %d clips per epoch, on %s", encoder.arch, prep.crop,
              n_normal, len(videos) - n_normal, len(skipped), labels, n_batches, batch_size, dev)
 
-    with _torch_context(threads, seed, dev):
+    with seeded_torch(threads, seed, dev):
         try:
             model = MISTModel(encoder, input_size=prep.crop, k=k, dropout=dropout, sga=sga,
                               guided_head=guided_head).to(dev)
@@ -574,7 +503,8 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         rows: list[list[float]] = []
         start, step, resumed_from = 0, 0, None
-        ckpt = _load_checkpoint(ckpt_path, settings_hash, epochs)
+        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
+                                      progress_key="epoch", target=epochs, log=log)
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
@@ -646,8 +576,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                    "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                    "torch_rng": torch.get_rng_state(), "rows": rows,
                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
-            with atomic_path(ckpt_path) as tmp:
-                torch.save(doc, tmp)
+            save_checkpoint(ckpt_path, doc)
 
     model.eval()
     total_clips = int(sum(r[5] for r in rows))

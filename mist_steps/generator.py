@@ -49,15 +49,11 @@ Command line: ``python -m mist_steps.generator {train,score} --help``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import hashlib
 import io
 import json
 import logging
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +61,13 @@ import torch
 from tqdm import tqdm
 
 from mist_steps.atomic import atomic_path, write_text
+from mist_steps.checkpointing import (
+    checkpoint_path,
+    load_resume_checkpoint,
+    save_checkpoint,
+    settings_digest,
+)
+from mist_steps.determinism import seeded_torch
 from mist_steps.encoders import file_sha256
 from mist_steps.errors import InputError, run_cli
 from mist_steps.features_io import FeatureFile
@@ -99,11 +102,6 @@ RESULT_SETTINGS = ("sampling", "sub_bags", "clips_per_bag", "loss", "topk", "eps
                    "weight_decay", "grad_clip", "seed", "dropout")
 
 
-def checkpoint_path(out_pt: str | os.PathLike) -> Path:
-    """The side file of a training run whose output is ``out_pt``."""
-    return Path(f"{out_pt}.ckpt")
-
-
 def _check_settings(s: dict) -> None:
     if s["sampling"] not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}; got {s['sampling']!r}")
@@ -116,23 +114,6 @@ def _check_settings(s: dict) -> None:
             raise ValueError(f"{key} must be >= 1; got {s[key]}")
     if s["lr"] <= 0 or s["weight_decay"] < 0 or s["grad_clip"] <= 0 or s["lam"] < 0:
         raise ValueError("need lr > 0, weight_decay >= 0, grad_clip > 0, lam >= 0")
-
-
-@contextlib.contextmanager
-def _torch_context(threads: int, seed: int) -> Iterator[None]:
-    """Threads, deterministic algorithms and a forked global RNG (seeded) for the block."""
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(int(threads))
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        torch.set_num_threads(prev_threads)
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
 
 
 def _load_training_set(ff: FeatureFile, ids: list[str], settings: dict) -> list[np.ndarray]:
@@ -196,36 +177,8 @@ def _bag_scores(model, x: torch.Tensor, settings: dict) -> torch.Tensor:
 
 
 def _settings_hash(settings: dict, features_sha: str, videos: list[tuple[str, int]]) -> str:
-    doc = {"settings": {k: settings[k] for k in RESULT_SETTINGS}, "features_sha256": features_sha,
-           "videos": videos, "format": CKPT_FORMAT}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
-def _save_checkpoint(path: Path, doc: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(doc, tmp)
-
-
-def _load_checkpoint(path: Path, settings_hash: str, steps: int) -> dict | None:
-    """The side checkpoint if it belongs to this run, else None (with the reason logged)."""
-    if not path.is_file():
-        return None
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - an unreadable side file is just not resumed
-        log.warning("%s: unreadable checkpoint (%s); training from the start", path, err)
-        return None
-    if not isinstance(doc, dict) or doc.get("format") != CKPT_FORMAT:
-        log.warning("%s: not a %s file; training from the start", path, CKPT_FORMAT)
-        return None
-    if doc.get("settings_hash") != settings_hash:
-        log.warning("%s: written with other settings or inputs; training from the start", path)
-        return None
-    if doc["step"] > steps:
-        log.warning("%s: at step %d, beyond the %d steps asked for; training from the start",
-                    path, doc["step"], steps)
-        return None
-    return doc
+    return settings_digest(settings, RESULT_SETTINGS, CKPT_FORMAT, features_sha256=features_sha,
+                           videos=videos)
 
 
 def _write_loss_csv(path, rows: list[list[float]]) -> None:
@@ -289,13 +242,14 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
     n_bags_normal = batch_normal * (n_crops if crops == "separate" else 1)
     batcher = _Batcher(data, batch_normal + batch_abnormal, settings)
 
-    with _torch_context(threads, seed):
+    with seeded_torch(threads, seed):
         model = build_generator(dim, generator=torch.Generator().manual_seed(seed)).train()
         opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=weight_decay)
         rng = np.random.default_rng(seed)
         rows: list[list[float]] = []
         start = 0
-        ckpt = _load_checkpoint(ckpt_path, settings_hash, steps)
+        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
+                                      progress_key="step", target=steps, log=log)
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
@@ -329,7 +283,7 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
                          float(parts.sparsity.detach()), time.perf_counter() - t0])
             bar.set_postfix(loss=f"{total:.4f}", refresh=False)
             if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                _save_checkpoint(ckpt_path, {
+                save_checkpoint(ckpt_path, {
                     "format": CKPT_FORMAT, "settings_hash": settings_hash, "step": step + 1,
                     "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),

@@ -49,8 +49,6 @@ import csv
 import io
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -63,6 +61,7 @@ from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import write_text
+from mist_steps.background import BackgroundFeeder
 from mist_steps.encoders import (
     build_encoder,
     file_sha256,
@@ -144,7 +143,7 @@ def import_encoder(out_path: str | Path, *, arch: str, weights: str | Path,
 
 
 # -- proxy training ---------------------------------------------------------------------------
-class _Prefetch:
+class _Prefetch(BackgroundFeeder):
     """Generate proxy batches in a background thread while the model trains.
 
     ``jobs`` is a list of (split, indices, difficulty); batches come out in that order. Clips
@@ -154,41 +153,12 @@ class _Prefetch:
     def __init__(self, jobs: Sequence[tuple[str, Sequence[int], float]], *, seed: int, size: int,
                  classes: Sequence[str], depth: int = 3) -> None:
         self._jobs, self._seed, self._size, self._classes = list(jobs), seed, size, classes
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="proxy-clips", daemon=True)
-        self._thread.start()
+        super().__init__(depth=depth, name="proxy-clips")
 
-    def _put(self, item: object) -> bool:
-        """Queue ``item`` unless stopped first (so a closed consumer never leaves us blocked)."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            for split, indices, difficulty in self._jobs:
-                batch = make_batch(self._seed, indices, size=self._size, classes=self._classes,
-                                   split=split, difficulty=difficulty)
-                if not self._put(batch):
-                    return
-        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
-            self._put(err)
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for _ in self._jobs:
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    def _produce(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for split, indices, difficulty in self._jobs:
+            yield make_batch(self._seed, indices, size=self._size, classes=self._classes,
+                             split=split, difficulty=difficulty)
 
 
 def _difficulty_at(step: int, steps: int) -> float:

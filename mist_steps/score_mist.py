@@ -38,7 +38,6 @@ import argparse
 import csv
 import json
 import logging
-import math
 import time
 
 import numpy as np
@@ -50,12 +49,19 @@ from mist_steps.atomic import atomic_path
 from mist_steps.encoders import file_sha256, weights_sha256
 from mist_steps.encoders.sga import load_mist_model
 from mist_steps.errors import InputError, run_cli
-from mist_steps.extract import ON_BAD_VIDEO, resolve_device
+from mist_steps.devices import resolve_device
 from mist_steps.features_io import write_skipped
 from mist_steps.mil import SPLITS
 from mist_steps.preprocess import Preprocess
 from mist_steps.scores_io import SCORES, ScoreWriter
-from mist_steps.video import SnippetBatch, VideoDone, VideoFailed, read_video_table, snippet_batches
+from mist_steps.snippet_stream import (
+    ON_BAD_VIDEO,
+    check_on_bad_video,
+    expected_snippets,
+    indexed_frames,
+    stream_rows,
+)
+from mist_steps.video import SnippetBatch, VideoDone, read_video_table
 
 log = logging.getLogger("mist_steps.score_mist")
 
@@ -69,8 +75,7 @@ def _check_args(split, batch_size, threads, on_bad_video) -> None:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     if batch_size < 1 or threads < 1:
         raise ValueError(f"batch_size and threads must be >= 1; got {batch_size}, {threads}")
-    if on_bad_video not in ON_BAD_VIDEO:
-        raise ValueError(f"on_bad_video must be one of {ON_BAD_VIDEO}; got {on_bad_video!r}")
+    check_on_bad_video(on_bad_video)
 
 
 def _r4(x: float) -> float:
@@ -130,59 +135,32 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
              "input_size": prep.crop, "crop_mode": prep.crop_mode, "sga": model.use_sga,
              "videos": str(videos_csv), "split": split,
              "model_meta": json.dumps(meta, sort_keys=True)}
-    items = [(row.path, None if math.isnan(row.fps) else float(row.fps))
-             for row in rows.itertuples(index=False)]
-    expected = int(sum(max(0, n) // SNIPPET_LEN for n in rows["frame_count"]))
+    expected = expected_snippets(rows)
     log.info("scoring %d %s videos (~%d clips) with the %s MIST model %s (SGA %s) at %d px on "
              "%s, batch %d", len(rows), split, expected, model.arch, model_pt,
              "on" if model.use_sga else "off", prep.crop, dev, batch_size)
 
-    pending: dict[int, list[tuple[float, np.ndarray | None]]] = {}
-    done: dict[int, VideoDone] = {}
-    skipped: list[dict] = []
+    def encode(batch: SnippetBatch) -> list[tuple[float, np.ndarray | None]]:
+        out = model(prep.clips(batch.snippets, pad_to=batch_size, device=dev))
+        scores = torch.softmax(out.logits.float(), dim=1)[:, 1].cpu().numpy()
+        att = out.attention.float().cpu().numpy() if keep_attention else [None] * batch_size
+        return [(float(s), a) for s, a in zip(scores, att)]
+
     summary: list[dict] = []
-    clips = 0
     try:
         with ScoreWriter(out_scores_h5, attrs=attrs) as writer, \
                 tqdm(total=expected, unit="clip", desc="score mist", mininterval=5.0,
                      dynamic_ncols=True) as bar, torch.inference_mode(), \
                 torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             # on CPU the model keeps every core busy; a GPU leaves the cores to decoding
-            events = snippet_batches(items, batch_size, transform_factory=prep.frame_resizer,
-                                     decode_threads=threads if dev.type == "cuda" else 1)
-            try:
-                for event in events:
-                    if isinstance(event, SnippetBatch):
-                        out = model(prep.clips(event.snippets, pad_to=batch_size, device=dev))
-                        scores = torch.softmax(out.logits.float(), dim=1)[:, 1].cpu().numpy()
-                        att = (out.attention.float().cpu().numpy() if keep_attention
-                               else [None] * batch_size)
-                        for owner, s, a in zip(event.owners, scores, att):
-                            pending.setdefault(owner, []).append((float(s), a))
-                        clips += len(event.snippets)
-                        bar.update(len(event.snippets))
-                    elif isinstance(event, VideoDone):
-                        done[event.index] = event
-                    elif isinstance(event, VideoFailed):
-                        pending.pop(event.index, None)
-                        row = rows.iloc[event.index]
-                        if on_bad_video == "error":
-                            raise InputError(
-                                f"video {row.video_id}: {event.reason}. To leave such videos "
-                                f"out and list them in the skipped CSV instead, set "
-                                f"on_bad_video: skip (--on-bad-video skip)")
-                        log.warning("skipping video %s: %s", row.video_id, event.reason)
-                        skipped.append({"video_id": row.video_id, "path": row.path,
-                                        "split": row.split, "reason": event.reason})
-                    complete = [i for i, ev in done.items()
-                                if len(pending.get(i, ())) == ev.n_snippets]
-                    for index in complete:
-                        summary.append(_write_video(writer, rows.iloc[index], done.pop(index),
-                                                    pending.pop(index), threshold))
-            finally:
-                events.close()  # stops the decoding thread on any error
-            if pending or done:  # every video ends with one event: a bug if anything is left
-                raise RuntimeError(f"incomplete videos after decoding: {sorted({*pending, *done})}")
+            streamed = stream_rows(
+                rows, batch_size, encode=encode,
+                write=lambda row, done, results: summary.append(
+                    _write_video(writer, row, done, results, threshold)),
+                on_bad_video=on_bad_video, transform_factory=prep.frame_resizer,
+                decode_threads=threads if dev.type == "cuda" else 1, progress=bar.update,
+                log=log)
+            clips, skipped = streamed.snippets, streamed.skipped
             writer.set_attrs({"skipped": json.dumps(
                 [{"video_id": r["video_id"], "reason": r["reason"]} for r in skipped])})
     finally:
@@ -200,12 +178,7 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
 def _write_video(writer: ScoreWriter, row, event: VideoDone, results: list, threshold: float
                  ) -> dict:
     """Store one finished video's scores (and attention); return its summary row."""
-    frame_count = int(row.frame_count) if row.frame_count > 0 else event.frame_count
-    fps = float(row.fps) if not math.isnan(row.fps) else event.fps
-    if event.frames_decoded // SNIPPET_LEN != frame_count // SNIPPET_LEN:
-        log.warning("video %s: %d frames indexed but %d decoded: %d clips instead of %d",
-                    row.video_id, frame_count, event.frames_decoded,
-                    event.frames_decoded // SNIPPET_LEN, frame_count // SNIPPET_LEN)
+    frame_count, fps = indexed_frames(row, event, log)
     scores = np.array([s for s, _ in results], dtype=np.float32)
     arrays = {SCORES: scores}
     if results[0][1] is not None:

@@ -111,9 +111,10 @@ def _make_video(job: tuple[VideoSpec, str, str, int, int]) -> tuple[VideoSpec, l
 
 
 def _check_args(*, seed, counts, min_frames, max_frames, height, width, fps, crf, classes, workers,
-                zoom=1.0, crowd=1.0):
-    if not (0.5 <= zoom <= 3.0 and 0.1 <= crowd <= 3.0):
-        raise InputError(f"need 0.5 <= zoom <= 3 and 0.1 <= crowd <= 3, got zoom {zoom}, crowd {crowd}")
+                zoom=1.0, crowd=1.0, hard_negatives=0.35):
+    if not (0.5 <= zoom <= 3.0 and 0.1 <= crowd <= 3.0 and 0.0 <= hard_negatives <= 1.0):
+        raise InputError(f"need 0.5 <= zoom <= 3, 0.1 <= crowd <= 3 and 0 <= hard_negatives <= 1, got "
+                         f"{zoom}, {crowd}, {hard_negatives}")
     for name, value in (("height", height), ("width", width)):
         if value < 32 or value % 2:
             raise InputError(f"{name} must be even (H.264 yuv420p halves it for colour) and >= 32, got {value}")
@@ -141,7 +142,7 @@ def _check_args(*, seed, counts, min_frames, max_frames, height, width, fps, crf
 def plan_benchmark(*, seed: int, train_normal: int, train_abnormal: int, test_normal: int, test_abnormal: int,
                    min_frames: int, max_frames: int, height: int, width: int,
                    anomaly_classes: Sequence[str] = ALL_CLASSES, zoom: float = 1.0,
-                   crowd: float = 1.0) -> list[VideoSpec]:
+                   crowd: float = 1.0, hard_negatives: float = 0.35) -> list[VideoSpec]:
     """All video specs in listing order. Classes go round-robin so each split covers all of them."""
     plan: list[tuple[str, str, int]] = []
     next_index = {c: 1 for c in (*anomaly_classes, "Normal")}  # numbering runs on from train into test
@@ -152,7 +153,8 @@ def plan_benchmark(*, seed: int, train_normal: int, train_abnormal: int, test_no
                 plan.append((split, cls, next_index[cls]))
                 next_index[cls] += 1
     return [plan_video(seed, split, cls, index, min_frames=min_frames, max_frames=max_frames,
-                       height=height, width=width, zoom=zoom, crowd=crowd) for split, cls, index in plan]
+                       height=height, width=width, zoom=zoom, crowd=crowd,
+                       hard_negatives=hard_negatives) for split, cls, index in plan]
 
 
 def annotation_line(spec: VideoSpec) -> str:
@@ -166,7 +168,7 @@ def generate_benchmark(out_dir: str | os.PathLike, *, seed: int, train_normal: i
                        test_normal: int, test_abnormal: int, min_frames: int, max_frames: int, height: int,
                        width: int, fps: int, codec: str = "h264", crf: int = 20,
                        anomaly_classes: Sequence[str] = ALL_CLASSES, workers: int = 1,
-                       zoom: float = 1.0, crowd: float = 1.0) -> None:
+                       zoom: float = 1.0, crowd: float = 1.0, hard_negatives: float = 0.35) -> None:
     """Render the benchmark into ``out_dir`` (see the module docstring for the files).
 
     With ``workers`` > 1 videos are made in spawned processes: a calling script needs the usual
@@ -178,10 +180,11 @@ def generate_benchmark(out_dir: str | os.PathLike, *, seed: int, train_normal: i
                   test_abnormal=test_abnormal)
     _check_args(seed=seed, counts=counts, min_frames=min_frames, max_frames=max_frames, height=height,
                 width=width, fps=fps, crf=crf, classes=anomaly_classes, workers=workers, zoom=zoom,
-                crowd=crowd)
+                crowd=crowd, hard_negatives=hard_negatives)
     encoder = pick_codec(codec)
     specs = plan_benchmark(seed=seed, **counts, min_frames=min_frames, max_frames=max_frames, height=height,
-                           width=width, anomaly_classes=anomaly_classes, zoom=zoom, crowd=crowd)
+                           width=width, anomaly_classes=anomaly_classes, zoom=zoom, crowd=crowd,
+                           hard_negatives=hard_negatives)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows_of: dict[str, list[str]] = {}
@@ -231,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="camera zoom on the walkway: people's size and speed scale with it (default 1)")
     parser.add_argument("--crowd", type=float, default=1.0,
                         help="factor on the mean number of people in view (default 1)")
+    parser.add_argument("--hard-negatives", type=float, default=0.35,
+                        help="chance of each of the 5 kinds of hard negative in a video (default 0.35)")
     parser.add_argument("--codec", choices=("h264", "mpeg4"), default="h264",
                         help="h264 (libx264; falls back to mpeg4 where unavailable) or mpeg4")
     parser.add_argument("--crf", type=int, default=20, help="H.264 constant rate factor, 0-51 (default 20)")
@@ -242,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
                        test_normal=args.test_normal, test_abnormal=args.test_abnormal, min_frames=args.min_frames,
                        max_frames=args.max_frames, height=args.height, width=args.width, fps=args.fps,
                        codec=args.codec, crf=args.crf, workers=args.workers, zoom=args.zoom, crowd=args.crowd,
+                       hard_negatives=args.hard_negatives,
                        anomaly_classes=[c.strip() for c in args.classes.split(",") if c.strip()])
 
 

@@ -46,6 +46,7 @@ class VideoSpec:
     intervals: tuple[tuple[int, int], ...]
     zoom: float = 1.0  # camera zoom on the walkway: people's size and speed in px scale with it
     crowd: float = 1.0  # multiplies the mean number of people in view
+    hard_negatives: float = 0.35  # chance of each kind of hard negative, in every video
 
 
 def _rng(spec: VideoSpec, stream: int) -> np.random.Generator:
@@ -54,7 +55,8 @@ def _rng(spec: VideoSpec, stream: int) -> np.random.Generator:
 
 
 def plan_video(seed: int, split: str, cls: str, index: int, *, min_frames: int, max_frames: int,
-               height: int, width: int, zoom: float = 1.0, crowd: float = 1.0) -> VideoSpec:
+               height: int, width: int, zoom: float = 1.0, crowd: float = 1.0,
+               hard_negatives: float = 0.35) -> VideoSpec:
     """Draw length, camera and anomalous intervals of one video (min_frames >= 40 assumed)."""
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], _CLASS_CODE[cls], index, 0])
     n = int(rng.integers(min_frames, max_frames + 1))
@@ -62,7 +64,8 @@ def plan_video(seed: int, split: str, cls: str, index: int, *, min_frames: int, 
         n = n + 1 if n < max_frames else n - 1
     scene = int(rng.integers(N_SCENES))
     intervals = () if cls == "Normal" else _plan_intervals(rng, n, cls)
-    return VideoSpec(seed, split, cls, index, n, height, width, scene, intervals, float(zoom), float(crowd))
+    return VideoSpec(seed, split, cls, index, n, height, width, scene, intervals, float(zoom), float(crowd),
+                     float(hard_negatives))
 
 
 def _plan_intervals(rng: np.random.Generator, n: int, cls: str) -> tuple[tuple[int, int], ...]:
@@ -478,11 +481,10 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
         here = sum(a <= t < b for a, b in spans)
         if rng.random() < rate * (3.0 if here < 2 else 0.0 if here >= 6 else 1.0):
             add(_place(_person(rng, L, H, bag=rng.random() < 0.1), t, None, W))
-    # Hard negatives: look a bit like the anomalies but are normal behaviour.
-    normal = spec.cls == "Normal"
-    picks = rng.random(5) < (0.5 if normal else 0.25)
-    if normal and not picks.any():
-        picks[rng.integers(5)] = True
+    # Hard negatives: look a bit like the anomalies but are normal behaviour. Equally likely in
+    # normal and abnormal videos, so only the anomaly tells the two apart (a video-level
+    # difference would be a shortcut for MIL training).
+    picks = rng.random(5) < spec.hard_negatives
     light = None
     if picks[0]:  # brisk walker, clearly slower than a runner
         people.append(_place(_person(rng, L, H, speed=rng.uniform(1.6, 2.0) * 0.8), int(rng.integers(0, n)),

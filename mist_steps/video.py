@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,6 +41,7 @@ import av
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
+from mist_steps.background import BackgroundFeeder
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -299,16 +298,6 @@ class VideoFailed:
     reason: str
 
 
-class _Crash:
-    """An unexpected exception in the decoding thread, re-raised in the consumer."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-_END = object()
-
-
 def snippet_batches(
     videos: Sequence[VideoSource | str | os.PathLike | tuple[str | os.PathLike, float | None]],
     batch_size: int,
@@ -334,63 +323,50 @@ def snippet_batches(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    out: queue.Queue = queue.Queue(maxsize=max(1, int(max_batches)))
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        batch = SnippetBatch()
-        try:
-            for index, item in enumerate(videos):
-                reader = None
-                try:
-                    video = _as_source(item)
-                    transform = transform_factory() if transform_factory is not None else None
-                    reader = SnippetReader(video, snippet_len, transform, threads=decode_threads)
-                    for snippet in reader:
-                        batch.snippets.append(snippet)
-                        batch.owners.append(index)
-                        if len(batch.snippets) == batch_size:
-                            if not put(batch):
-                                return
-                            batch = SnippetBatch()
-                    event = VideoDone(index, reader.snippets, reader.frames_decoded, video.fps,
-                                      video.frame_count)
-                except InputError as err:
-                    # its snippets not yet sent must not reach the consumer
-                    keep = [i for i, owner in enumerate(batch.owners) if owner != index]
-                    batch = SnippetBatch([batch.snippets[i] for i in keep],
-                                         [batch.owners[i] for i in keep])
-                    event = VideoFailed(index, str(err))
-                if not put(event):
-                    return
-            if batch.snippets and not put(batch):
-                return
-            put(_END)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, re-raised there
-            put(_Crash(err))
-
-    thread = threading.Thread(target=produce, name="snippet-decoder", daemon=True)
-    thread.start()
+    decoder = _SnippetDecoder(videos, batch_size, transform_factory, snippet_len, decode_threads,
+                              depth=max_batches)
     try:
-        while True:
-            item = out.get()
-            if item is _END:
-                return
-            if isinstance(item, _Crash):
-                raise item.error
-            yield item
+        yield from decoder
     finally:
-        stop.set()
-        thread.join(timeout=10)
+        decoder.close(timeout=10)
+
+
+class _SnippetDecoder(BackgroundFeeder):
+    """The decoding thread of :func:`snippet_batches`."""
+
+    def __init__(self, videos, batch_size: int, transform_factory, snippet_len: int,
+                 decode_threads: int, depth: int):
+        self._videos, self._batch_size = videos, batch_size
+        self._transform_factory, self._snippet_len = transform_factory, snippet_len
+        self._decode_threads = decode_threads
+        super().__init__(depth=depth, name="snippet-decoder")
+
+    def _produce(self) -> Iterator[SnippetBatch | VideoDone | VideoFailed]:
+        batch = SnippetBatch()
+        for index, item in enumerate(self._videos):
+            try:
+                video = _as_source(item)
+                factory = self._transform_factory
+                transform = factory() if factory is not None else None
+                reader = SnippetReader(video, self._snippet_len, transform,
+                                       threads=self._decode_threads)
+                for snippet in reader:
+                    batch.snippets.append(snippet)
+                    batch.owners.append(index)
+                    if len(batch.snippets) == self._batch_size:
+                        yield batch
+                        batch = SnippetBatch()
+                event = VideoDone(index, reader.snippets, reader.frames_decoded, video.fps,
+                                  video.frame_count)
+            except InputError as err:
+                # its snippets not yet sent must not reach the consumer
+                keep = [i for i, owner in enumerate(batch.owners) if owner != index]
+                batch = SnippetBatch([batch.snippets[i] for i in keep],
+                                     [batch.owners[i] for i in keep])
+                event = VideoFailed(index, str(err))
+            yield event
+        if batch.snippets:
+            yield batch
 
 
 def _as_source(item) -> VideoSource:

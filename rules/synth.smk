@@ -28,6 +28,7 @@ rule make_synth:
         width=config["synth"]["width"],
         zoom=config["synth"]["zoom"],
         crowd=config["synth"]["crowd"],
+        hard_negatives=config["synth"]["hard_negatives"],
         fps=config["synth"]["fps"],
         codec=config["synth"]["codec"],
         crf=config["synth"]["crf"],
@@ -39,5 +40,6 @@ rule make_synth:
         " --min-frames {params.min_frames} --max-frames {params.max_frames}"
         " --height {params.height} --width {params.width} --fps {params.fps}"
         " --zoom {params.zoom} --crowd {params.crowd}"
+        " --hard-negatives {params.hard_negatives}"
         " --codec {params.codec} --crf {params.crf} --classes {params.classes}"
         " --workers {threads} > {log:q} 2>&1"

@@ -1,0 +1,33 @@
+"""A reproducible torch run: thread count, deterministic algorithms and a seeded RNG that
+leaves the caller's untouched."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+@contextlib.contextmanager
+def seeded_torch(threads: int, seed: int, dev: torch.device | None = None) -> Iterator[None]:
+    """For the block: ``threads`` torch threads, deterministic algorithms (warn-only) on a
+    CPU ``dev`` (None: the CPU), and the global RNG (and ``dev``'s on CUDA) forked and seeded
+    with ``seed``; everything is restored afterwards. On CUDA, bf16 autocast is not bitwise
+    reproducible anyway, so deterministic algorithms stay as they are."""
+    dev = torch.device("cpu") if dev is None else dev
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(int(threads))
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+        if dev.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(prev_threads)
+        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
