@@ -62,7 +62,10 @@ def plan_video(seed: int, split: str, cls: str, index: int, *, min_frames: int, 
     n = int(rng.integers(min_frames, max_frames + 1))
     if n % SNIPPET_LEN == 0:  # keep a partial last snippet in every video, like real footage
         n = n + 1 if n < max_frames else n - 1
-    scene = int(rng.integers(N_SCENES))
+    # Cameras go round-robin over each class's videos (offset per class), so every camera films
+    # about as many normal as abnormal videos: with a random draw, chance imbalances (one camera
+    # with 10 abnormal and 6 normal training videos) let a model score the scene, not the event.
+    scene = (index - 1 + _CLASS_CODE[cls]) % N_SCENES
     intervals = () if cls == "Normal" else _plan_intervals(rng, n, cls)
     return VideoSpec(seed, split, cls, index, n, height, width, scene, intervals, float(zoom), float(crowd),
                      float(hard_negatives))
