@@ -47,7 +47,7 @@ from tqdm import tqdm
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import atomic_path
 from mist_steps.encoders import file_sha256, weights_sha256
-from mist_steps.encoders.sga import load_mist_model
+from mist_steps.encoders.sga import anomaly_probability, load_mist_model
 from mist_steps.errors import InputError, run_cli
 from mist_steps.devices import resolve_device
 from mist_steps.features_io import write_skipped
@@ -142,7 +142,7 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
 
     def encode(batch: SnippetBatch) -> list[tuple[float, np.ndarray | None]]:
         out = model(prep.clips(batch.snippets, pad_to=batch_size, device=dev))
-        scores = torch.softmax(out.logits.float(), dim=1)[:, 1].cpu().numpy()
+        scores = anomaly_probability(out.logits).cpu().numpy()
         att = out.attention.float().cpu().numpy() if keep_attention else [None] * batch_size
         return [(float(s), a) for s, a in zip(scores, att)]
 

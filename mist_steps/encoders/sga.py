@@ -145,7 +145,7 @@ class MISTModel(nn.Module):
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score of each clip: softmax(H_c)[1], [B]."""
-        return torch.softmax(self.forward(x).logits.float(), dim=1)[:, 1]
+        return anomaly_probability(self.forward(x).logits)
 
     def forward_features(self, x: torch.Tensor, kinds: Iterable[str] | None = None
                          ) -> dict[str, torch.Tensor]:
@@ -153,6 +153,11 @@ class MISTModel(nn.Module):
         for kind in kinds:
             self.feature_dim(kind)
         return {"feature": self.forward(x).feature} if kinds else {}
+
+
+def anomaly_probability(logits: torch.Tensor) -> torch.Tensor:
+    """The clip score from H_c's logits [B, 2]: softmax(...)[:, 1], computed in float32."""
+    return torch.softmax(logits.float(), dim=1)[:, 1]
 
 
 def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, w0: float, w1: float
