@@ -1,12 +1,20 @@
 # Helpers shared by the rules: dataset lookup and the checks that must fail before any
 # job starts. Everything here only reads the config; steps get values through params.
 import json
+import os
 import re
 import shlex
 
 from snakemake.exceptions import WorkflowError
 
 from mist_steps.datasets import expected_videos, missing_dataset_message
+
+# HDF5 locks every file it opens; on shared cluster filesystems (NFS, Lustre) locking
+# often fails ("unable to lock file"). No two jobs ever write one file (every output has
+# one job and is written atomically), so jobs run without it. Set here, at parse time,
+# it reaches every job: local ones, and SLURM jobs, which re-read the workflow (and
+# inherit the submitting environment). HDF5_USE_FILE_LOCKING=TRUE in the environment wins.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 # Where the synthetic benchmark is rendered (rules/synth.smk).
 SYNTH_DATA = "results/synth/data"
@@ -149,6 +157,7 @@ def finetune_flags(wildcards):
             key: s[key]
             for key in (
                 "labels",
+                "sampling",
                 "epochs",
                 "clips_per_video",
                 "batch_size",

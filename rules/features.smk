@@ -18,8 +18,8 @@ rule extract_shard:
     threads: config["extract"]["threads"]
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
     params:
         num_shards=config["extract"]["shards"],
         crop_mode=config["extract"]["crop_mode"],

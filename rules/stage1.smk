@@ -15,8 +15,10 @@ rule train_generator:
         "../environment.yml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=120,
+        # Holds the training videos' features in memory: ~3x the (compressed) file.
+        mem_mb=lambda wildcards, input, attempt: attempt
+        * (2000 + 3 * int(input.size_mb)),
+        runtime=lambda wildcards, attempt: 120 * attempt,
     params:
         clips_per_bag=lambda wildcards: dataset_config(wildcards.dataset)[
             "clips_per_bag"

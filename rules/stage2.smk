@@ -16,7 +16,7 @@ rule finetune:
     resources:
         gpu=1,
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
-        runtime=240,
+        runtime=lambda wildcards, attempt: 240 * attempt,
     params:
         pseudo_labels=lambda wildcards, input: cli_flags(
             {"pseudo_labels": input.get("pseudo_labels")}
@@ -46,8 +46,8 @@ rule score_mist:
     threads: config["score"]["threads"]
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
     params:
         batch_size=config["score"]["batch_size"],
         device=lambda wildcards: section("finetune", wildcards.variant)["device"],

@@ -20,10 +20,13 @@ from mist_steps.finetune import (
     _decode_clips,
     augment_clip,
     checkpoint_path,
+    SAMPLING_FLOOR,
     clip_target,
+    clip_targets,
     finetune,
     main,
     plan_epoch,
+    pseudo_starts,
     start_frames,
 )
 from mist_steps.preprocess import Preprocess
@@ -130,6 +133,34 @@ def test_plan_epoch_segments_targets_and_balanced_batches():
         assert [videos[clips[j].video].label for j in batch] == [0, 0, 1, 1]
     normal_used = sorted(j for batch in batches for j in batch[:2])
     assert normal_used == sorted(j for j, c in enumerate(clips) if videos[c.video].label == 0)
+
+
+def test_clip_targets_of_every_start():
+    labels = np.array([0.0, 1.0, 0.2, 0.6])
+    targets = clip_targets(labels, 70)  # frames 64..69 count with the last snippet
+    assert targets.shape == (70 - 16 + 1,)
+    assert targets == pytest.approx([clip_target(labels, s) for s in range(55)])
+
+
+def test_pseudo_label_sampling_follows_the_labels():
+    labels = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0])  # only snippet 2 (frames 32-47) anomalous
+    starts = np.array(pseudo_starts(labels, 96, 4000, np.random.default_rng(0)))
+    weights = clip_targets(labels, 96) + SAMPLING_FLOOR
+    # clips overlapping frames 32-47 (starts 17..47) carry 1 - floor share of the weight
+    share = weights[17:48].sum() / weights.sum()
+    assert ((starts >= 17) & (starts <= 47)).mean() == pytest.approx(share, abs=0.03)
+    assert share > 0.9 and (starts < 17).any()  # the floor keeps the rest reachable
+    videos = [TrainVideo("n", "-", None, 96, 0, None), TrainVideo("a", "-", None, 96, 1, labels)]
+    by_label, _ = plan_epoch(videos, clips_per_video=200, batch_size=4, gray=False,
+                             rng=np.random.default_rng(1))
+    uniform, _ = plan_epoch(videos, clips_per_video=200, batch_size=4, gray=False,
+                            rng=np.random.default_rng(1), sampling="uniform")
+    mean_target = {name: np.mean([c.target for c in clips if c.video == 1])
+                   for name, clips in (("pseudo", by_label), ("uniform", uniform))}
+    assert mean_target["pseudo"] > 0.5 > 0.3 > mean_target["uniform"]
+    normal = [c.start for c in by_label if c.video == 0]  # normal videos: one per segment
+    assert all(j * 81 // 200 <= s < max((j + 1) * 81 // 200, j * 81 // 200 + 1)
+               for j, s in enumerate(normal))
 
 
 def test_augment_clip_crop_flip_gray():
@@ -265,6 +296,7 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"batch_size": 5}, "even"),
     ({"freeze_epochs": 3}, "freeze epochs"),
     ({"labels": "frames"}, "labels must be one of"),
+    ({"sampling": "random"}, "sampling must be one of"),
     ({"lr": -1.0}, "lr > 0"),
     ({"pseudo_labels_h5": None}, "needs the pseudo-label file"),
 ])
