@@ -16,8 +16,9 @@ stage I believes anomalous. Why: anomalies fill 5-40 % of an abnormal video, so 
 give the "abnormal" half of a balanced batch about one clip with a high target, and the
 encoder learns the class prior instead of the anomaly - measured on the synthetic benchmark
 with the TRUE clip labels as targets, uniform starts reached a test AUC of 0.49 (0.53 at
-zoom 1), label-proportional sampling 0.77. The floor keeps every clip reachable, so wrong pseudo labels still meet
-their counter-examples. Videos shorter than 16 frames are left out with a warning.
+zoom 1), label-proportional sampling 0.77. The floor keeps every clip reachable, so wrong
+pseudo labels still meet their counter-examples. Videos shorter than 16 frames are left out
+with a warning.
 A normal video's clips get target 0. An abnormal video's clips get, with ``labels="pseudo"``,
 the frame-weighted mean of the refined pseudo labels of the snippets its 16 frames fall in:
 snippet i covers frames 16i .. 16i+15, frames past the last full snippet count with the last
@@ -134,9 +135,9 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's Graysca
 LOSS_COLUMNS = ("epoch", "lr", "loss", "loss_c", "loss_g", "clips", "seconds", "frozen")
 # Every setting that changes the trained weights; a checkpoint resumes only when they match.
 RESULT_SETTINGS = ("arch", "labels", "sampling", "input_size", "class_weights",
-                   "clips_per_video",
-                   "batch_size", "accumulate", "lr", "weight_decay", "warmup_epochs",
-                   "freeze_epochs", "grad_clip", "k", "dropout", "sga", "guided_head", "seed")
+                   "clips_per_video", "batch_size", "accumulate", "lr", "weight_decay",
+                   "warmup_epochs", "freeze_epochs", "grad_clip", "k", "dropout", "sga",
+                   "guided_head", "seed")
 SAMPLING_MODES = ("pseudo", "uniform")
 SAMPLING_FLOOR = 0.02  # added to every clip's target when starts are drawn by pseudo label
 QUEUE_DEPTH = 2  # finished batches waiting for the model
@@ -692,8 +693,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     finetune(a.encoder, a.videos, a.out, pseudo_labels_h5=a.pseudo_labels, labels=a.labels,
              sampling=a.sampling, input_size=a.input_size, class_weights=a.class_weights,
-             epochs=a.epochs,
-             clips_per_video=a.clips_per_video, batch_size=a.batch_size,
+             epochs=a.epochs, clips_per_video=a.clips_per_video, batch_size=a.batch_size,
              accumulate=a.accumulate, lr=a.lr, weight_decay=a.weight_decay,
              warmup_epochs=a.warmup_epochs, freeze_epochs=a.freeze_epochs,
              grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
