@@ -41,11 +41,14 @@ include: "rules/encoders.smk"
 include: "rules/features.smk"
 include: "rules/stage1.smk"
 include: "rules/stage2.smk"
+include: "rules/report.smk"
 
 
-# The default target: MIST on the synthetic benchmark, beside the generator-only baseline.
+# The default target: MIST on the synthetic benchmark, beside the generator-only baseline, and
+# the report figures of that run (`snakemake --report report.html` collects them).
 rule all:
     default_target: True
     input:
         "results/synth_i3d_auc.json",
         "results/synth_i3d_generator_auc.json",
+        report_pieces("synth", "i3d"),

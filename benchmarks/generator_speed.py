@@ -2,7 +2,7 @@
 
 One command, one report::
 
-    python benchmarks/generator_speed.py [--steps 40] [--clips-per-bag 4] [--sub-bags 32]
+    python -m benchmarks.generator_speed [--steps 40] [--clips-per-bag 4] [--sub-bags 32]
         [--dim 1024] [--threads 2] [--scale 1.0] [--crops 1] [--no-score]
 
 Random features shaped like UCF-Crime's: 1610 training videos (800 normal, 810 abnormal) and
@@ -18,7 +18,9 @@ reports: the one-time cost (hashing + loading the features), the median seconds 
 (the official script's 3001 epochs, one batch per epoch on ShanghaiTech) and 60 020 steps
 (3001 epochs of 800 // 40 = 20 batches, what that script would run on UCF-Crime). With
 scoring on, it also times :func:`~mist_steps.generator.score_videos` over the test videos.
-Not a test: the numbers depend on the machine and its load.
+Not a test: the numbers depend on the machine and its load. (``python
+benchmarks/generator_speed.py ...`` works too.) The suite (``python -m benchmarks``) compares
+the same step function with a plain PyTorch loop instead: :mod:`benchmarks.training`.
 """
 
 from __future__ import annotations
@@ -46,14 +48,18 @@ FULL_STEPS = {"official ShanghaiTech (3001 epochs x 1 batch)": 3001,
               "official loop on UCF-Crime (3001 epochs x 20 batches)": 60020}
 
 
-def make_features(folder: Path, *, scale: float, dim: int, crops: int, seed: int = 0):
-    """videos.csv and a float16 feature file of random UCF-Crime-sized videos."""
+def make_features(folder: Path, *, scale: float, dim: int, crops: int, seed: int = 0,
+                  counts: dict[str, int] = UCF, clip_range: tuple[int, int] | None = None):
+    """videos.csv and a float16 feature file of random videos: ``counts`` (default
+    UCF-Crime's) times ``scale`` per split and label, with clip counts drawn from
+    ``clip_range`` (uniform, inclusive) or, by default, UCF-Crime-like (lognormal)."""
     rng = np.random.default_rng(seed)
     rows = []
-    for key, count in UCF.items():
+    for key, count in counts.items():
         split, kind = key.split("_")
         for i in range(max(2, round(count * scale))):
-            n = int(np.clip(rng.lognormal(np.log(300), 0.9), 8, 12000))
+            n = (int(rng.integers(clip_range[0], clip_range[1] + 1)) if clip_range else
+                 int(np.clip(rng.lognormal(np.log(300), 0.9), 8, 12000)))
             rows.append({"video_id": f"{split}_{kind}_{i:04d}", "path": "", "split": split,
                          "label": int(kind == "abnormal"),
                          "class": "Abuse" if kind == "abnormal" else "Normal",

@@ -61,6 +61,7 @@ class TestEntry:
     class_name: str  # "Normal" or an anomaly class
     intervals: tuple[tuple[int, int], ...] = field(default_factory=tuple)  # (start, end) pairs
     frame_count: int | None = None  # 7th field of the tab-separated form, else None
+    where: str = ""  # "<file>, line <n>": for errors found later (e.g. past the video's end)
 
     @property
     def label(self) -> int:
@@ -99,6 +100,15 @@ def _int(path, lineno: int, what: str, text: str) -> int:
         raise InputError(f"{path}, line {lineno}: {what} {text!r} is not an integer") from None
 
 
+def _plain_name(path, lineno: int, what: str, text: str) -> str:
+    """``text`` if it is one plain path component: a video must stay inside the dataset root,
+    so names with '/', '\\', '.' or '..' (e.g. ``../../etc/passwd``) are refused."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text:
+        raise InputError(f"{path}, line {lineno}: {what} {text!r} is not a plain name; video "
+                         f"paths must stay inside the dataset root (no '/', '..'): fix the line")
+    return text
+
+
 def _check_unique(path, seen: dict[str, int], key: str, lineno: int) -> None:
     if key in seen:
         raise InputError(f"{path}, line {lineno}: video {key!r} already listed on line {seen[key]}")
@@ -114,6 +124,10 @@ def parse_ucf_train_list(path: str | os.PathLike) -> list[TrainEntry]:
             raise InputError(
                 f"{path}, line {lineno}: expected one 'ClassFolder/Name.mp4' path, got {line!r}"
             )
+        if ".." in rel.parts or "\\" in line or "\0" in line:
+            raise InputError(f"{path}, line {lineno}: path {line!r} leaves the dataset root; "
+                             f"video paths must stay inside the dataset root (no '..'): fix "
+                             f"the line")
         folder = rel.parts[0]
         normal = folder == UCF_TRAIN_NORMAL_FOLDER
         _check_unique(path, seen, rel.stem, lineno)
@@ -141,7 +155,8 @@ def parse_ucf_temporal(path: str | os.PathLike) -> list[TestEntry]:
                 f"{path}, line {lineno}: expected 6 fields (name class start1 end1 start2 end2) "
                 f"or 7 (plus frame count), got {len(fields)}: {line!r}"
             )
-        name, cls = fields[0], fields[1]
+        name = _plain_name(path, lineno, "video file name", fields[0])
+        cls = _plain_name(path, lineno, "class", fields[1])
         nums = [_int(path, lineno, "field", f) for f in fields[2:6]]
         intervals = []
         for k, (start, end) in enumerate(zip(nums[0::2], nums[1::2]), start=1):
@@ -164,7 +179,8 @@ def parse_ucf_temporal(path: str | os.PathLike) -> list[TestEntry]:
             raise InputError(f"{path}, line {lineno}: video {name} of class Normal has anomaly intervals")
         video_id = PurePosixPath(name).stem
         _check_unique(path, seen, video_id, lineno)
-        entries.append(TestEntry(name, video_id, cls, tuple(intervals), frame_count))
+        entries.append(TestEntry(name, video_id, cls, tuple(intervals), frame_count,
+                                 f"{path}, line {lineno}"))
     return entries
 
 
@@ -177,6 +193,7 @@ def parse_sht_split(path: str | os.PathLike, with_frames: bool) -> list[ShtEntry
         fields = [f.strip() for f in line.split(",")]
         if len(fields) != n_fields or not fields[0]:
             raise InputError(f"{path}, line {lineno}: expected '{form}', got {line!r}")
+        _plain_name(path, lineno, "video name", fields[0])
         label = _int(path, lineno, "label", fields[1])
         if label not in (0, 1):
             raise InputError(f"{path}, line {lineno}: label must be 0 or 1, got {label}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from mist_steps.atomic import atomic_path
+from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,14 @@ def save_checkpoint(path: str | os.PathLike, doc: dict) -> None:
 
 
 def load_resume_checkpoint(path: str | os.PathLike, *, fmt: str, settings_hash: str,
-                           progress_key: str, target: int,
+                           progress_key: str, target: int, required: Iterable[str] = (),
                            log: logging.Logger = log) -> dict | None:
     """The checkpoint at ``path`` if this run can resume from it, else None.
 
     Read weights-only; it must be a dict of format ``fmt`` with this ``settings_hash`` and
-    ``doc[progress_key]`` (e.g. "step", "epoch") not beyond ``target``. A missing file is
-    None silently; any other refusal is a warning on ``log`` saying why.
+    ``doc[progress_key]`` (e.g. "step", "epoch") not beyond ``target``, and the ``required``
+    keys. A missing file is None silently; any other refusal is a warning on ``log`` saying
+    why (the file is read weights-only: one that would run code is refused unread).
     """
     path = Path(path)
     if not path.is_file():
@@ -64,8 +66,26 @@ def load_resume_checkpoint(path: str | os.PathLike, *, fmt: str, settings_hash: 
     if doc.get("settings_hash") != settings_hash:
         log.warning("%s: written with other settings or inputs; training from the start", path)
         return None
+    missing = [k for k in required if k not in doc]
+    if not isinstance(doc.get(progress_key), int) or missing:
+        log.warning("%s: no %s count or missing %s; training from the start", path,
+                    progress_key, missing)
+        return None
     if int(doc[progress_key]) > target:
         log.warning("%s: at %s %d, beyond the %d %ss asked for; training from the start",
                     path, progress_key, doc[progress_key], target, progress_key)
         return None
     return doc
+
+
+def restore_states(path: str | os.PathLike, doc: dict, targets: dict) -> None:
+    """``target.load_state_dict(doc[key])`` for each ``key: target`` of ``targets`` (model,
+    optimizer); a checkpoint that does not fit (missing or unexpected keys, other shapes) is an
+    :class:`InputError` naming it - the model may be half loaded, so no silent fresh start."""
+    try:
+        for key, target in targets.items():
+            target.load_state_dict(doc[key])
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        raise InputError(f"{path}: the checkpoint does not fit this run ({type(err).__name__}: "
+                         f"{first}); delete it to train from the start") from None

@@ -25,7 +25,7 @@ import argparse
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
@@ -90,6 +90,7 @@ class _Planned:
     listed_frames: int | None = None  # frame count given by an annotation file, if any
     intervals: tuple = field(default_factory=tuple)  # UCF-style test intervals
     needs_mask: bool = False  # SHT abnormal test video: ground truth from its mask
+    where: str = ""  # "<annotation file>, line <n>" of its intervals, for errors
 
 
 def _require(value, flag: str, fmt: str):
@@ -110,7 +111,7 @@ def _plan(fmt, train_list, test_annotations=None, test_list=None) -> list[_Plann
             folder = UCF_TEST_NORMAL_FOLDER if e.label == 0 else e.class_name
             planned.append(
                 _Planned(e.video_id, f"{folder}/{e.name}", "test", e.label, e.class_name,
-                         e.frame_count, e.intervals)
+                         e.frame_count, e.intervals, where=e.where)
             )
     else:
         test_list = _require(test_list, "a test split file (--test-list)", fmt)
@@ -126,6 +127,11 @@ def _plan(fmt, train_list, test_annotations=None, test_list=None) -> list[_Plann
                 )
     seen: dict[str, str] = {}
     for p in planned:
+        rel = PurePosixPath(p.relpath)
+        if rel.is_absolute() or ".." in rel.parts:  # the parsers refuse these already
+            raise InputError(f"video {p.video_id!r}: path {p.relpath!r} leaves the dataset root; "
+                             f"fix its line in {train_list} or "
+                             f"{test_annotations if test_list is None else test_list}")
         if p.video_id in seen:
             raise InputError(
                 f"video {p.video_id!r} is listed twice ({seen[p.video_id]} and {p.split} split); "
@@ -177,10 +183,20 @@ def missing_dataset_message(dataset_name: str, fmt: str, root, missing, config_k
     return "\n".join(lines)
 
 
-def _probe_all(planned, root: Path, frames_fps):
+def _probe_all(planned, root: Path, frames_fps, on_bad_video: str = "error"):
+    """Frame counts and rates of the planned videos; with ``on_bad_video="skip"`` an
+    unreadable one gets -1 and NaN (and a warning) instead of stopping the indexing."""
     counts, fpss = [], []
     for i, p in enumerate(planned, start=1):
-        n, fps = probe(root / p.relpath, fps_for_frames=frames_fps)
+        try:
+            n, fps = probe(root / p.relpath, fps_for_frames=frames_fps)
+        except InputError as err:
+            if on_bad_video != "skip":
+                raise InputError(f"{err}. To index the dataset without such videos (later "
+                                 f"steps list them as skipped), pass --on-bad-video skip") from None
+            log.warning("video %s unreadable, indexed with frame count -1 (the feature step "
+                        "will list it as skipped): %s", p.video_id, err)
+            n, fps = -1, None
         counts.append(n)
         fpss.append(math.nan if fps is None else fps)
         if i % 200 == 0:
@@ -190,7 +206,7 @@ def _probe_all(planned, root: Path, frames_fps):
 
 def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_list,
                   test_annotations=None, test_list=None, masks=None, frames_fps=None,
-                  check_videos=True) -> pd.DataFrame:
+                  check_videos=True, on_bad_video: str = "error") -> pd.DataFrame:
     """Index a dataset: write ``videos.csv`` and ``ground_truth.h5``; return the table.
 
     ``fmt``: 'ucf_crime' / 'synth' (``train_list`` = Anomaly_Train.txt style,
@@ -199,7 +215,12 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
     test_frame_mask folder). ``frames_fps``: frame rate recorded for frame folders (NaN if
     None). ``check_videos=False`` opens no video: frame counts come from the annotation files
     (UCF 7-field form, SH_Test_NEW.txt, mask lengths; -1 where unknown) and fps is NaN.
+    ``on_bad_video``: "error" stops at a video that cannot be opened (naming it); "skip"
+    indexes it with frame count -1, and a test video of that kind gets no ground truth (the
+    evaluation excludes it as skipped). A missing video is always an error.
     """
+    if on_bad_video not in ("error", "skip"):
+        raise ValueError(f"on_bad_video must be 'error' or 'skip'; got {on_bad_video!r}")
     root = Path(root)
     planned = _plan(fmt, train_list, test_annotations, test_list)
     if fmt == "shanghaitech":
@@ -210,7 +231,7 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
         missing = sorted(root / p.relpath for p in planned if not (root / p.relpath).exists())
         if missing:
             raise InputError(missing_dataset_message(fmt, fmt, root, missing, "--root", len(planned)))
-        counts, fpss = _probe_all(planned, root, frames_fps)
+        counts, fpss = _probe_all(planned, root, frames_fps, on_bad_video)
     else:
         counts = [p.listed_frames or (len(mask_of[p.video_id]) if p.needs_mask else -1)
                   for p in planned]
@@ -218,10 +239,13 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
 
     labels: dict[str, np.ndarray] = {}
     for p, n in zip(planned, counts):
-        if p.listed_frames is not None and p.listed_frames != n:
+        if p.listed_frames is not None and p.listed_frames != n and n > 0:
             log.warning("%s: %d frames in the video, %d in the annotation file; using %d",
                         p.video_id, n, p.listed_frames, n)
         if p.split != "test":
+            continue
+        if n <= 0 and check_videos:  # unreadable, indexed under on_bad_video="skip"
+            log.warning("test video %s: no ground truth (unreadable video)", p.video_id)
             continue
         if n <= 0:
             raise InputError(
@@ -239,7 +263,11 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
         elif fmt == "shanghaitech":  # normal test video
             labels[p.video_id] = np.zeros(usable_length(n), dtype=np.uint8)
         else:
-            labels[p.video_id] = frame_labels_ucf(p.intervals, n, video_id=p.video_id)
+            try:
+                labels[p.video_id] = frame_labels_ucf(p.intervals, n, video_id=p.video_id)
+            except InputError as err:
+                raise InputError(f"{p.where or test_annotations}: {err}; fix that line (or the "
+                                 f"video {root / p.relpath})") from None
 
     table = pd.DataFrame(
         {
@@ -302,6 +330,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="frame rate to record for JPEG frame folders (default: none, NaN)")
     parser.add_argument("--no-check-videos", action="store_true",
                         help="open no video; take frame counts from the annotation files")
+    parser.add_argument("--on-bad-video", choices=("error", "skip"), default="error",
+                        help="error: stop at a video that cannot be opened; skip: index it "
+                        "with frame count -1 for the later steps to skip (default error)")
     parser.add_argument("--out-videos", required=True, help="output videos.csv")
     parser.add_argument("--out-ground-truth", required=True, help="output ground_truth.h5")
     args = parser.parse_args(argv)
@@ -309,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
         args.fmt, args.out_videos, args.out_ground_truth, root=args.root,
         train_list=args.train_list, test_annotations=args.test_annotations,
         test_list=args.test_list, masks=args.masks, frames_fps=args.frames_fps,
-        check_videos=not args.no_check_videos,
+        check_videos=not args.no_check_videos, on_bad_video=args.on_bad_video,
     )
 
 

@@ -48,7 +48,10 @@ Training
 Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
 H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam over all
 parameters (lr, weight decay), linear warm-up per optimiser step over the first
-``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant; gradients of
+``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
+(``lr_schedule="constant"``) or, by default, a cosine decay to 0 at the last step
+(``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
+the final weights - the ones scored - at a random point of a noisy path); gradients of
 ``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
 their norm clipped at ``grad_clip`` (0: no clipping).
 
@@ -111,6 +114,7 @@ from mist_steps.background import BackgroundFeeder
 from mist_steps.checkpointing import (
     checkpoint_path,
     load_resume_checkpoint,
+    restore_states,
     save_checkpoint,
     settings_digest,
 )
@@ -126,6 +130,8 @@ from mist_steps.video import list_frame_files, open_video, read_image, read_vide
 log = logging.getLogger("mist_steps.finetune")
 
 CKPT_FORMAT = "mist-finetune-ckpt-v1"
+# Keys a resumable checkpoint holds besides format, settings_hash and its progress count.
+CKPT_KEYS = ("model", "optimizer", "torch_rng", "rows", "step")
 LABEL_MODES = ("pseudo", "video")
 DEVICES = ("cpu", "cuda", "auto")
 CROP_SCALES = (1.0, 0.875, 0.75, 0.66)
@@ -136,9 +142,11 @@ LOSS_COLUMNS = ("epoch", "lr", "loss", "loss_c", "loss_g", "clips", "seconds", "
 # Every setting that changes the trained weights; a checkpoint resumes only when they match.
 RESULT_SETTINGS = ("arch", "labels", "sampling", "input_size", "class_weights",
                    "clips_per_video", "batch_size", "accumulate", "lr", "weight_decay",
-                   "warmup_epochs", "freeze_epochs", "grad_clip", "k", "dropout", "sga",
+                   "warmup_epochs", "lr_schedule", "schedule_epochs", "freeze_epochs",
+                   "grad_clip", "k", "dropout", "sga",
                    "guided_head", "seed")
 SAMPLING_MODES = ("pseudo", "uniform")
+LR_SCHEDULES = ("cosine", "constant")
 SAMPLING_FLOOR = 0.02  # added to every clip's target when starts are drawn by pseudo label
 QUEUE_DEPTH = 2  # finished batches waiting for the model
 
@@ -146,10 +154,9 @@ QUEUE_DEPTH = 2  # finished batches waiting for the model
 # -- clips ------------------------------------------------------------------------------------
 def clip_target(snippet_labels: np.ndarray, start: int) -> float:
     """Target of the 16-frame clip starting at frame ``start``: the frame-weighted mean of the
-    labels of the snippets its frames fall in (frames past the last snippet: the last one's)."""
-    idx = np.minimum(np.arange(start, start + SNIPPET_LEN) // SNIPPET_LEN,
-                     len(snippet_labels) - 1)
-    return float(np.asarray(snippet_labels, dtype=np.float64)[idx].mean())
+    labels of the snippets its frames fall in (frames past the last snippet: the last one's).
+    One clip's entry of :func:`clip_targets`."""
+    return float(clip_targets(snippet_labels, int(start) + SNIPPET_LEN)[int(start)])
 
 
 @dataclass(frozen=True)
@@ -184,16 +191,16 @@ def start_frames(frame_count: int, n: int, rng: np.random.Generator) -> list[int
 
 
 def clip_targets(snippet_labels: np.ndarray, frame_count: int) -> np.ndarray:
-    """:func:`clip_target` of every valid start 0 .. frame_count - 16, at once."""
+    """The target (:func:`clip_target`) of every valid start 0 .. frame_count - 16."""
     labels = np.asarray(snippet_labels, dtype=np.float64)
     frames = labels[np.minimum(np.arange(frame_count) // SNIPPET_LEN, len(labels) - 1)]
     return np.convolve(frames, np.full(SNIPPET_LEN, 1.0 / SNIPPET_LEN), mode="valid")
 
 
-def pseudo_starts(snippet_labels: np.ndarray, frame_count: int, n: int,
-                  rng: np.random.Generator) -> list[int]:
-    """``n`` clip starts drawn with probability proportional to target + SAMPLING_FLOOR."""
-    weights = clip_targets(snippet_labels, frame_count) + SAMPLING_FLOOR
+def pseudo_starts(targets: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` clip starts drawn with probability proportional to target + SAMPLING_FLOOR, from
+    the :func:`clip_targets` of a video."""
+    weights = np.asarray(targets, dtype=np.float64) + SAMPLING_FLOOR
     return [int(x) for x in rng.choice(len(weights), size=n, p=weights / weights.sum())]
 
 
@@ -203,16 +210,18 @@ def plan_epoch(videos: Sequence[TrainVideo], *, clips_per_video: int, batch_size
     """The epoch's clips and its batches (lists of clip indices, normal half first)."""
     clips: list[Clip] = []
     for i, video in enumerate(videos):
-        by_label = sampling == "pseudo" and video.snippet_labels is not None
-        starts = (pseudo_starts(video.snippet_labels, video.frame_count, clips_per_video, rng)
-                  if by_label else start_frames(video.frame_count, clips_per_video, rng))
+        targets = (clip_targets(video.snippet_labels, video.frame_count)
+                   if video.label == 1 and video.snippet_labels is not None else None)
+        starts = (pseudo_starts(targets, clips_per_video, rng)
+                  if sampling == "pseudo" and targets is not None
+                  else start_frames(video.frame_count, clips_per_video, rng))
         for start in starts:
             if video.label == 0:
                 target = 0.0
-            elif video.snippet_labels is None:
+            elif targets is None:
                 target = 1.0
             else:
-                target = clip_target(video.snippet_labels, start)
+                target = float(targets[start])
             clips.append((i, start, target))
     n = len(clips)
     scales = rng.choice(np.asarray(CROP_SCALES), size=n)
@@ -368,12 +377,27 @@ class _Feeder(BackgroundFeeder):
 
 
 # -- training -----------------------------------------------------------------------------------
+def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int,
+                  schedule: str = "cosine") -> float:
+    """Rate of optimiser step ``step`` (0-based): linear warm-up to ``lr`` over
+    ``warmup_steps``, then constant or a cosine decay reaching 0 after ``total_steps``."""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "constant" or total_steps <= warmup_steps:
+        return lr
+    done = (step + 1 - warmup_steps) / (total_steps - warmup_steps)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
+
+
 def _check_settings(s: dict) -> None:
     problems = []
     if s["labels"] not in LABEL_MODES:
         problems.append(f"labels must be one of {LABEL_MODES} (got {s['labels']!r})")
     if s["sampling"] not in SAMPLING_MODES:
         problems.append(f"sampling must be one of {SAMPLING_MODES} (got {s['sampling']!r})")
+    if s["lr_schedule"] not in LR_SCHEDULES:
+        problems.append(f"lr_schedule must be one of {LR_SCHEDULES} "
+                        f"(got {s['lr_schedule']!r})")
     if s["device"] not in DEVICES:
         problems.append(f"device must be one of {DEVICES} (got {s['device']!r})")
     if s["epochs"] < 1:
@@ -474,7 +498,8 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
              class_weights: Sequence[float] = (1.0, 1.0),
              epochs: int = 8, clips_per_video: int = 3, batch_size: int = 8, accumulate: int = 1,
              lr: float = 1e-4, weight_decay: float = 5e-4, warmup_epochs: int = 5,
-             freeze_epochs: int = 1, grad_clip: float = 10.0, k: int = 8, dropout: float = 0.8,
+             lr_schedule: str = "cosine", freeze_epochs: int = 1, grad_clip: float = 10.0,
+             k: int = 8, dropout: float = 0.8,
              sga: bool = True, guided_head: bool = True, seed: int = 0, threads: int = 2,
              device: str = "cpu", loss_csv=None, stop_after: int | None = None) -> dict | None:
     """Fine-tune the MIST model (module docstring) and write ``out_pt`` (and ``loss_csv``).
@@ -489,6 +514,9 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                 "clips_per_video": int(clips_per_video), "batch_size": int(batch_size),
                 "accumulate": int(accumulate), "lr": float(lr),
                 "weight_decay": float(weight_decay), "warmup_epochs": int(warmup_epochs),
+                "lr_schedule": lr_schedule,
+                # the cosine's length shapes every epoch; a constant rate's epochs can be added
+                "schedule_epochs": int(epochs) if lr_schedule == "cosine" else None,
                 "freeze_epochs": int(freeze_epochs), "grad_clip": float(grad_clip), "k": int(k),
                 "dropout": float(dropout), "sga": bool(sga), "guided_head": bool(guided_head),
                 "seed": int(seed), "threads": int(threads), "device": device}
@@ -538,10 +566,10 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
         rows: list[list[float]] = []
         start, step, resumed_from = 0, 0, None
         ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
-                                      progress_key="epoch", target=epochs, log=log)
+                                      progress_key="epoch", target=epochs,
+                                      required=CKPT_KEYS, log=log)
         if ckpt is not None:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
+            restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
             torch.set_rng_state(ckpt["torch_rng"])
             if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state(ckpt["cuda_rng"], dev)
@@ -557,6 +585,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                 log.info("stopping after %d epochs (stop_after)", epoch)
                 return None
             t0 = time.perf_counter()
+            log.info("epoch %d/%d started", epoch + 1, epochs)
             frozen = epoch < freeze_epochs
             _set_frozen(model, frozen)
             clips, batches = plan_epoch(videos, clips_per_video=clips_per_video,
@@ -589,7 +618,9 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                                          f"(now {lr}) or check the pseudo labels")
                     sums += parts
                     if b % accumulate == group_len - 1:  # last micro-batch of its group
-                        rate = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
+                        rate = learning_rate(step, lr=lr, warmup_steps=warmup_steps,
+                                             total_steps=epochs * steps_per_epoch,
+                                             schedule=lr_schedule)
                         for g in opt.param_groups:
                             g["lr"] = rate
                         if grad_clip > 0:
@@ -672,6 +703,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
     p.add_argument("--warmup-epochs", type=int, default=5,
                    help="linear warm-up of the learning rate over these epochs (default 5)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
+                   help="after the warm-up: cosine decay to 0, or constant (default cosine)")
     p.add_argument("--freeze-epochs", type=int, default=1,
                    help="epochs with the backbone (weights and BatchNorm statistics) frozen "
                    "(default 1)")
@@ -695,7 +728,8 @@ def main(argv: list[str] | None = None) -> None:
              sampling=a.sampling, input_size=a.input_size, class_weights=a.class_weights,
              epochs=a.epochs, clips_per_video=a.clips_per_video, batch_size=a.batch_size,
              accumulate=a.accumulate, lr=a.lr, weight_decay=a.weight_decay,
-             warmup_epochs=a.warmup_epochs, freeze_epochs=a.freeze_epochs,
+             warmup_epochs=a.warmup_epochs, lr_schedule=a.lr_schedule,
+             freeze_epochs=a.freeze_epochs,
              grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
              guided_head=a.guided_head, seed=a.seed, threads=a.threads, device=a.device,
              loss_csv=a.loss_csv, stop_after=a.stop_after)

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mist_steps.encoders.checkpoints import read_checkpoint
 from mist_steps.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -325,17 +326,17 @@ def load_generator(path: str | os.PathLike) -> tuple[Generator, dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: generator file not found; run the generator training step")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise InputError(f"{path}: not a readable generator file ({err}); delete it and "
-                         f"retrain") from None
+    doc = read_checkpoint(path)  # weights-only: a file that would run code is refused
     if not isinstance(doc, dict) or doc.get("format") != GENERATOR_FORMAT:
         raise InputError(f"{path}: not a {GENERATOR_FORMAT} file; retrain the generator")
-    config, meta = doc["config"], doc.get("meta", {})
+    config, meta, state = doc.get("config"), doc.get("meta", {}), doc.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(config.get("dim"), int) \
+            or not isinstance(state, dict):
+        raise InputError(f"{path}: {GENERATOR_FORMAT} file without a valid config (dim) or "
+                         f"state_dict; retrain the generator")
     model = Generator(config["dim"], config.get("dropout", DROPOUT))
     try:
-        model.load_state_dict(doc["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise InputError(f"{path}: weights do not fit the stored config ({err}); retrain") from None
     model.eval()

@@ -40,9 +40,11 @@ CROP_MODES = {"center": 1, "ten": 10}
 
 
 def normalize(arch: str, clips: torch.Tensor) -> torch.Tensor:
-    """uint8 clips ``[B, T, H, W, 3]`` (RGB) → float ``[B, 3, T, H, W]`` in the encoder's convention."""
+    """uint8 clips ``[B, T, H, W, 3]`` (RGB) → float ``[B, 3, T, H, W]`` in the encoder's
+    convention."""
     if clips.dtype != torch.uint8 or clips.ndim != 5 or clips.shape[-1] != 3:
-        raise ValueError(f"expected uint8 clips [B, T, H, W, 3], got {tuple(clips.shape)} {clips.dtype}")
+        raise ValueError(f"expected uint8 clips [B, T, H, W, 3], got {tuple(clips.shape)} "
+                         f"{clips.dtype}")
     x = clips.permute(0, 4, 1, 2, 3).float()
     if arch == "i3d":
         return x.div_(127.5).sub_(1.0)
@@ -95,19 +97,23 @@ def crop_boxes(height: int, width: int, crop: int, mode: str) -> list[tuple[int,
     return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
 
 
-def crop_snippet(snippet: torch.Tensor, crop: int, mode: str) -> torch.Tensor:
-    """uint8 snippet ``[T, H, W, 3]`` → crops ``[n_crops, T, crop, crop, 3]`` (still uint8)."""
+def crop_snippet(snippet: torch.Tensor, crop: int, mode: str,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 snippet ``[T, H, W, 3]`` → crops ``[n_crops, T, crop, crop, 3]`` (still uint8),
+    written into ``out`` when given (one copy per crop, no stacking)."""
     h, w = snippet.shape[1:3]
+    boxes = crop_boxes(h, w, crop, mode)
+    if out is None:
+        out = snippet.new_empty((len(boxes), snippet.shape[0], crop, crop, *snippet.shape[3:]))
     flipped = None
-    out = []
-    for top, left, flip in crop_boxes(h, w, crop, mode):
+    for k, (top, left, flip) in enumerate(boxes):
         src = snippet
         if flip:
             if flipped is None:
                 flipped = snippet.flip(2)
             src = flipped
-        out.append(src[:, top:top + crop, left:left + crop])
-    return torch.stack(out)
+        out[k] = src[:, top:top + crop, left:left + crop]
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,13 +159,15 @@ class Preprocess:
         """Resized uint8 snippets ``[T, H, W, 3]`` (sizes may differ between snippets) →
         encoder input ``[N * n_crops, 3, T, crop, crop]`` float, snippet-major (the crops of
         snippet 0 first). ``pad_to``: append all-zero snippets up to that many, so the encoder
-        always sees the same batch shape. Crops are cut on uint8 and moved to ``device``
-        before conversion to float."""
-        crops = [crop_snippet(torch.as_tensor(s).to(device), self.crop, self.crop_mode)
-                 for s in snippets]
-        x = torch.stack(crops)  # [N, n_crops, T, c, c, 3]
-        if pad_to is not None and pad_to > len(crops):
-            pad = x.new_zeros((pad_to - len(crops), *x.shape[1:]))
-            x = torch.cat([x, pad])
-        x = x.flatten(0, 1)
-        return normalize(self.arch, x)
+        always sees the same batch shape. Crops are cut on uint8 (on ``device``) straight into
+        one batch buffer, then converted to float once."""
+        if not len(snippets):
+            raise ValueError("clips() needs at least one snippet")
+        first = torch.as_tensor(snippets[0])
+        n = len(snippets)
+        x = torch.empty((max(n, pad_to or 0), self.n_crops, first.shape[0], self.crop,
+                         self.crop, *first.shape[3:]), dtype=first.dtype, device=device)
+        for i, s in enumerate(snippets):
+            crop_snippet(torch.as_tensor(s).to(device), self.crop, self.crop_mode, out=x[i])
+        x[n:] = 0  # padding: all-zero snippets
+        return normalize(self.arch, x.flatten(0, 1))

@@ -46,13 +46,11 @@ from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import atomic_path
-from mist_steps.encoders import file_sha256, weights_sha256
-from mist_steps.encoders.sga import anomaly_probability, load_mist_model
+from mist_steps.encoders import file_sha256
 from mist_steps.errors import InputError, run_cli
-from mist_steps.devices import resolve_device
 from mist_steps.features_io import write_skipped
 from mist_steps.mil import SPLITS
-from mist_steps.preprocess import Preprocess
+from mist_steps.mist_scorer import MISTScorer
 from mist_steps.scores_io import SCORES, ScoreWriter
 from mist_steps.snippet_stream import (
     ON_BAD_VIDEO,
@@ -119,39 +117,28 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
         raise InputError(f"{videos_csv}: label must be 0 or 1; video {bad['video_id'].iloc[0]} "
                          f"has {bad['label'].iloc[0]!r}")
 
-    model, meta = load_mist_model(model_pt)
-    prep = Preprocess(model.arch, model.input_size, "center")
-    keep_attention = bool(keep_attention and model.use_sga)
-    weights = weights_sha256(model)  # on CPU, before any move to the GPU
-    dev = resolve_device(device)
+    scorer = MISTScorer(model_pt, device=device, keep_attention=keep_attention)
+    prep, dev = scorer.prep, scorer.device
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(int(threads))
-    if dev.type == "cuda":  # same algorithms whatever the batch neighbours
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    model = model.to(dev).eval()
     attrs = {"stage": "mist", "model": str(model_pt), "model_sha256": file_sha256(model_pt),
-             "weights_sha256": weights, "arch": model.arch,
-             "input_size": prep.crop, "crop_mode": prep.crop_mode, "sga": model.use_sga,
+             "weights_sha256": scorer.weights_sha256, "arch": scorer.arch,
+             "input_size": prep.crop, "crop_mode": prep.crop_mode, "sga": scorer.use_sga,
              "videos": str(videos_csv), "split": split,
-             "model_meta": json.dumps(meta, sort_keys=True)}
+             "model_meta": json.dumps(scorer.meta, sort_keys=True)}
     expected = expected_snippets(rows)
     log.info("scoring %d %s videos (~%d clips) with the %s MIST model %s (SGA %s) at %d px on "
-             "%s, batch %d", len(rows), split, expected, model.arch, model_pt,
-             "on" if model.use_sga else "off", prep.crop, dev, batch_size)
+             "%s, batch %d", len(rows), split, expected, scorer.arch, model_pt,
+             "on" if scorer.use_sga else "off", prep.crop, dev, batch_size)
 
     def encode(batch: SnippetBatch) -> list[tuple[float, np.ndarray | None]]:
-        out = model(prep.clips(batch.snippets, pad_to=batch_size, device=dev))
-        scores = anomaly_probability(out.logits).cpu().numpy()
-        att = out.attention.float().cpu().numpy() if keep_attention else [None] * batch_size
-        return [(float(s), a) for s, a in zip(scores, att)]
+        return scorer(batch.snippets, pad_to=batch_size)
 
     summary: list[dict] = []
     try:
         with ScoreWriter(out_scores_h5, attrs=attrs) as writer, \
                 tqdm(total=expected, unit="clip", desc="score mist", mininterval=5.0,
-                     dynamic_ncols=True) as bar, torch.inference_mode(), \
-                torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                     dynamic_ncols=True) as bar:
             # on CPU the model keeps every core busy; a GPU leaves the cores to decoding
             streamed = stream_rows(
                 rows, batch_size, encode=encode,

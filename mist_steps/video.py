@@ -139,8 +139,12 @@ class VideoSource:
 class VideoFile(VideoSource):
     """A video file decoded with PyAV (FFmpeg)."""
 
+    def _open(self):
+        """(container, video stream) to decode; a subclass may open other inputs (streams)."""
+        return _open_container(self.path)
+
     def iter_frames(self, threads: int = 0) -> Iterator[np.ndarray]:
-        container, stream = _open_container(self.path)
+        container, stream = self._open()
         with container:
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = max(0, int(threads))
@@ -404,6 +408,12 @@ def read_video_table(path: str | os.PathLike):
     empty = table.index[table["video_id"].str.strip() == ""].tolist()
     if empty:
         raise InputError(f"{path}: empty video_id on data line(s) {[i + 1 for i in empty[:5]]}")
+    odd = table.index[table["video_id"].str.contains("/", regex=False)
+                      | table["video_id"].isin([".", ".."])].tolist()
+    if odd:  # ids name HDF5 datasets and files: a '/' would reach outside their group
+        raise InputError(f"{path}: video_id {table['video_id'][odd[0]]!r} on data line "
+                         f"{odd[0] + 1} is not a plain name (no '/', '.', '..'); rebuild the "
+                         f"index with the indexing step")
     dupes = sorted(set(table["video_id"][table["video_id"].duplicated()]))
     if dupes:
         raise InputError(f"{path}: video_id(s) listed more than once: {dupes[:5]}; ids must "

@@ -165,6 +165,7 @@ def finetune_flags(wildcards):
                 "lr",
                 "weight_decay",
                 "warmup_epochs",
+                "lr_schedule",
                 "freeze_epochs",
                 "grad_clip",
                 "k",

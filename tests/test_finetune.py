@@ -24,6 +24,7 @@ from mist_steps.finetune import (
     clip_target,
     clip_targets,
     finetune,
+    learning_rate,
     main,
     plan_epoch,
     pseudo_starts,
@@ -135,16 +136,30 @@ def test_plan_epoch_segments_targets_and_balanced_batches():
     assert normal_used == sorted(j for j, c in enumerate(clips) if videos[c.video].label == 0)
 
 
+def test_learning_rate_warm_up_then_cosine_or_constant():
+    rates = [learning_rate(i, lr=1.0, warmup_steps=4, total_steps=14) for i in range(14)]
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # linear warm-up
+    # cosine over the 10 steps after it: 0.5 * (1 + cos(pi * k / 10)), k = 1..10, ends at 0
+    assert rates[4:] == pytest.approx([0.5 * (1 + np.cos(np.pi * k / 10)) for k in range(1, 11)])
+    assert rates[8] == pytest.approx(0.5) and rates[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(rates[3:], rates[4:]))
+    flat = [learning_rate(i, lr=2.0, warmup_steps=0, total_steps=5, schedule="constant")
+            for i in range(5)]
+    assert flat == [2.0] * 5
+
+
 def test_clip_targets_of_every_start():
     labels = np.array([0.0, 1.0, 0.2, 0.6])
     targets = clip_targets(labels, 70)  # frames 64..69 count with the last snippet
     assert targets.shape == (70 - 16 + 1,)
-    assert targets == pytest.approx([clip_target(labels, s) for s in range(55)])
+    # the frame-weighted mean, written out per start (frame f has label labels[min(f//16, 3)])
+    expected = [np.mean([labels[min(f // 16, 3)] for f in range(s, s + 16)]) for s in range(55)]
+    assert targets == pytest.approx(expected)
 
 
 def test_pseudo_label_sampling_follows_the_labels():
     labels = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0])  # only snippet 2 (frames 32-47) anomalous
-    starts = np.array(pseudo_starts(labels, 96, 4000, np.random.default_rng(0)))
+    starts = np.array(pseudo_starts(clip_targets(labels, 96), 4000, np.random.default_rng(0)))
     weights = clip_targets(labels, 96) + SAMPLING_FLOOR
     # clips overlapping frames 32-47 (starts 17..47) carry 1 - floor share of the weight
     share = weights[17:48].sum() / weights.sum()
@@ -297,6 +312,7 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"freeze_epochs": 3}, "freeze epochs"),
     ({"labels": "frames"}, "labels must be one of"),
     ({"sampling": "random"}, "sampling must be one of"),
+    ({"lr_schedule": "step"}, "lr_schedule must be one of"),
     ({"lr": -1.0}, "lr > 0"),
     ({"pseudo_labels_h5": None}, "needs the pseudo-label file"),
 ])

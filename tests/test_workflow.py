@@ -74,7 +74,19 @@ def test_rule_files_are_snakefmt_formatted():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def report_entries(html_path):
+    """The results, categories and Snakemake run-time records embedded in a report."""
+    text = html_path.read_text()
+
+    def var(name):
+        match = re.search(rf"var {name} = (?=[{{\[])", text)
+        return json.JSONDecoder().raw_decode(text, match.end())[0]
+
+    return var("results"), var("categories"), var("runtimes_spec")["data"]["values"]
+
+
 def test_tiny_pipeline_end_to_end(workdir):
+    tiny_report = load_config(tiny=True)["report"]
     run = snakemake(workdir, "--cores", "2")
     assert run.returncode == 0, run.stdout + run.stderr
     videos = pd.read_csv(workdir / "results/synth/videos.csv")
@@ -195,6 +207,30 @@ def test_tiny_pipeline_end_to_end(workdir):
         assert not np.array_equal(scores(f"results/synth_i3d-{name}/test_scores_generator.h5"), generator)
     with h5py.File(workdir / "results/synth_i3d/features_mist.h5") as f:
         assert set(f["features"]) == set(videos.video_id)
+
+    # The report: the default run made its figures (rule all); with the ablation table and
+    # one more explained video, `snakemake --report` embeds them all with their captions.
+    chosen = (workdir / "results/report/synth_i3d/timeline_videos.txt").read_text().split()
+    assert len(chosen) == tiny_report["videos_per_run"]
+    target = "results/report/synth_i3d/contents_full.txt"
+    run = snakemake(workdir, "--cores", "2", target, f"results/synth_i3d/explain/{chosen[-1]}.mp4")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (workdir / f"results/synth_i3d/explain/{chosen[-1]}.png").exists()
+    run = snakemake(workdir, "--report", str(workdir / "report.html"), target)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results, categories, runtimes = report_entries(workdir / "report.html")
+    figures = {f"results/report/synth_i3d/{name}" for name in (
+        "roc.png", "timelines.png", "losses.png", "runtimes.png", "attention_hits.png",
+        "ablations.html", "ablations.png")}
+    explained = {f"results/report/synth_i3d/explain/{vid}.{ext}"
+                 for vid in chosen[:tiny_report["explain_videos"]] for ext in ("png", "mp4")}
+    assert set(results) == figures | explained
+    assert all(results[name]["caption"] for name in figures)
+    assert set(categories["synth_i3d"]) == {"Detection", "Training", "Spatial explanation",
+                                            "Ablations"}
+    assert {"report_roc", "report_explain", "finetune"} <= {r["rule"] for r in runtimes}
+    hits = json.loads((workdir / "results/synth_i3d/explain/attention_hits.json").read_text())
+    assert hits["frames"] > 0 and 0 <= hits["peak_in_box"] <= 1 and "box_area_share" in hits
     # The seed table (its module is tested in test_tables.py) re-runs stages I and II per seed
     # and shares everything upstream; seed 0 is the default run itself.
     planned = snakemake(workdir, "-n", "results/seeds/synth_i3d.md", "--quiet", "rules")

@@ -1,0 +1,75 @@
+# Helpers of the report rules (rules/report.smk): which files make a run's report, and the
+# inputs and flags the report steps get. Everything here only reads the config.
+import shlex
+
+REPORT_RUN = "results/report/{dataset}_{encoder}{variant}"
+
+
+def report_pieces(dataset, encoder, full=False):
+    """The report files of the run dataset_encoder (with `full`, its ablation table too)."""
+    run = f"{dataset}_{encoder}"
+    pieces = [
+        f"results/report/{run}/{name}.png"
+        for name in ("roc", "timelines", "losses", "runtimes")
+    ]
+    if config["report"]["explain_videos"] > 0:
+        pieces.append(f"results/report/{run}/explain")
+    if dataset_config(dataset)["format"] == "synth":
+        pieces.append(f"results/{run}/explain/attention_hits.json")
+    if full:
+        pieces.append(f"results/report/{run}/ablations.html")
+    return pieces
+
+
+def report_labels(figure):
+    return {"run": "{dataset}_{encoder}{variant}", "figure": figure}
+
+
+def synth_boxes(wildcards):
+    """The rendered anomaly boxes: only the synthetic benchmark has them."""
+    if dataset_config(wildcards.dataset)["format"] != "synth":
+        raise WorkflowError(
+            f"dataset '{wildcards.dataset}' has no anomaly boxes: only the synthetic "
+            f"benchmark (format synth) records where its anomalies are drawn"
+        )
+    return f"{SYNTH_DATA}/anomaly_boxes.csv"
+
+
+def explain_inputs(wildcards):
+    """The run's scores and attention maps, its model (for maps the scores lack), the index,
+    the ground truth and, on the synthetic benchmark, the anomaly boxes."""
+    run = f"results/{wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
+    inputs = {
+        "scores": f"{run}/test_scores.h5",
+        "model": f"{run}/encoder_mist.pt",
+        "videos": f"results/{wildcards.dataset}/videos.csv",
+        "ground_truth": f"results/{wildcards.dataset}/ground_truth.h5",
+    }
+    if dataset_config(wildcards.dataset)["format"] == "synth":
+        inputs["boxes"] = synth_boxes(wildcards)
+    return inputs
+
+
+def explain_flags(wildcards, input):
+    return cli_flags(
+        {
+            "scores": input.scores,
+            "model": input.model,
+            "videos": input.videos,
+            "ground_truth": input.ground_truth,
+            "boxes": input.get("boxes"),
+            "threshold": config["evaluate"]["threshold"],
+        }
+    )
+
+
+def run_benchmarks(wildcards):
+    """Benchmark files and folders of the jobs behind a run (those that exist are drawn)."""
+    bench = "results/benchmarks"
+    paths = [f"{bench}/encoders/{wildcards.encoder}_vanilla.tsv"]
+    if dataset_config(wildcards.dataset)["format"] == "synth":
+        paths.insert(0, f"{bench}/synth/make_synth.tsv")
+    stage1 = stage1_run(wildcards).removeprefix("results/")
+    run = f"{wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
+    paths += [f"{bench}/{folder}" for folder in dict.fromkeys((stage1, run))]
+    return " ".join(shlex.quote(path) for path in paths)

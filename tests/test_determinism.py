@@ -1,0 +1,139 @@
+"""Determinism on CPU (issue #7): the stages after feature extraction - generator, pseudo
+labels, generator scores, fine-tuning, MIST scores and both evaluations, through their step
+functions - run twice with one seed give bit-identical files; another seed gives other
+numbers. (The whole tiny workflow, extraction included, is compared bit for bit with an
+uninterrupted run by tests/chaos/kill_resume.py.)"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from conftest import write_video
+from mil_data import write_ground_truth
+
+from mist_steps import SNIPPET_LEN, evaluate, extract, finetune, generator, pseudo_labels
+from mist_steps import score_mist
+from mist_steps.encoders import build_encoder, save_encoder
+
+SIZE = 32
+# video -> (split, label, frames, anomalous frames [start, end) of a test video)
+VIDEOS = {"train_nor_0": ("train", 0, 48, None), "train_nor_1": ("train", 0, 40, None),
+          "train_abn_0": ("train", 1, 48, None), "train_abn_1": ("train", 1, 56, None),
+          "test_nor_0": ("test", 0, 48, None), "test_abn_0": ("test", 1, 48, (16, 40))}
+
+
+def _pixels(seed):
+    def pixels(i, size):
+        rng = np.random.default_rng(100 * seed + i)
+        return rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    return pixels
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Videos, index, ground truth, a random vanilla encoder and its features."""
+    root = tmp_path_factory.mktemp("inputs")
+    rows, labels = [], {}
+    for k, (vid, (split, label, n, anomaly)) in enumerate(VIDEOS.items()):
+        path = write_video(root / f"{vid}.mp4", n, size=(32, 40), pixels=_pixels(k))
+        rows.append([vid, path, split, label, "Fighting" if label else "Normal", n, 25.0])
+        if split == "test":
+            gt = np.zeros(n // SNIPPET_LEN * SNIPPET_LEN, dtype=np.uint8)
+            if anomaly:
+                gt[anomaly[0]:anomaly[1]] = 1
+            labels[vid] = (gt, rows[-1][4], label, n)
+    videos = root / "videos.csv"
+    with open(videos, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["video_id", "path", "split", "label", "class", "frame_count", "fps"])
+        writer.writerows(rows)
+    write_ground_truth(root / "ground_truth.h5", labels)
+    torch.manual_seed(0)
+    encoder = root / "i3d_vanilla.pt"
+    save_encoder(encoder, build_encoder("i3d", 4))
+    extract.extract_shard(videos, encoder, root / "features.h5", input_size=SIZE, batch_size=4,
+                          threads=1, skipped_csv=root / "skipped.csv")
+    return {"videos": videos, "encoder": encoder, "features": root / "features.h5",
+            "gt": root / "ground_truth.h5", "skipped": root / "skipped.csv"}
+
+
+def _run(folder, inputs, seed, monkeypatch):
+    """Stages I and II with ``seed`` in ``folder`` (relative output paths, as the workflow
+    writes them, so the recorded paths agree between runs)."""
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    i = inputs
+    generator.train_generator(i["features"], i["videos"], "generator.pt", clips_per_bag=1,
+                              steps=6, sub_bags=4, batch_normal=2, batch_abnormal=2, seed=seed,
+                              checkpoint_every=3, loss_csv="generator_loss.csv")
+    pseudo_labels.make_pseudo_labels("generator.pt", i["features"], i["videos"],
+                                     "pseudo_labels.h5", window=3)
+    generator.score_videos("generator.pt", i["features"], i["videos"], "scores_generator.h5")
+    evaluate.evaluate("scores_generator.h5", i["gt"], i["videos"], "generator_auc.json",
+                      skipped_csv=i["skipped"])
+    finetune.finetune(i["encoder"], i["videos"], "encoder_mist.pt",
+                      pseudo_labels_h5="pseudo_labels.h5", input_size=SIZE, epochs=1,
+                      clips_per_video=1, batch_size=4, warmup_epochs=0, freeze_epochs=0,
+                      seed=seed, threads=1, loss_csv="finetune_loss.csv")
+    score_mist.score_videos("encoder_mist.pt", i["videos"], "test_scores.h5",
+                            out_csv="test_scores.csv", batch_size=4, threads=1,
+                            skipped_csv="test_scores_skipped.csv")
+    evaluate.evaluate("test_scores.h5", i["gt"], i["videos"], "auc.json",
+                      skipped_csv="test_scores_skipped.csv")
+    return folder
+
+
+def _arrays(path):
+    with h5py.File(path) as f:
+        out = {}
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, inputs):
+    base = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        return {name: _run(base / name, inputs, seed, mp)
+                for name, seed in (("a", 0), ("b", 0), ("other_seed", 1))}
+
+
+def test_same_seed_gives_bit_identical_results(runs):
+    a, b = runs["a"], runs["b"]
+    for name in ("generator_auc.json", "auc.json", "test_scores.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    for name in ("pseudo_labels.h5", "scores_generator.h5", "test_scores.h5"):
+        x, y = _arrays(a / name), _arrays(b / name)
+        assert x.keys() == y.keys() and x, name
+        for key in x:
+            assert x[key].dtype == y[key].dtype and np.array_equal(x[key], y[key]), (name, key)
+    for name in ("generator.pt", "encoder_mist.pt"):
+        x, y = _weights(a / name), _weights(b / name)
+        assert all(torch.equal(x[k], y[k]) for k in x), name
+    for name in ("generator_loss.csv", "finetune_loss.csv"):  # all but the wall times
+        x, y = (list(csv.DictReader((p / name).read_text().splitlines())) for p in (a, b))
+        assert [{k: v for k, v in r.items() if k != "seconds"} for r in x] == \
+            [{k: v for k, v in r.items() if k != "seconds"} for r in y], name
+
+
+def test_another_seed_gives_other_numbers(runs):
+    a, other = runs["a"], runs["other_seed"]
+    x, y = _weights(a / "generator.pt"), _weights(other / "generator.pt")
+    assert not all(torch.equal(x[k], y[k]) for k in x)
+    for name in ("scores_generator.h5", "pseudo_labels.h5", "test_scores.h5"):
+        x, y = _arrays(a / name), _arrays(other / name)
+        assert x.keys() == y.keys()
+        assert any(not np.array_equal(x[k], y[k]) for k in x), name
+    for name in ("generator_auc.json", "auc.json"):
+        m, n = (json.loads((p / name).read_text()) for p in (a, other))
+        assert m["score_gap"] != n["score_gap"], name
