@@ -49,7 +49,7 @@ Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second 
 H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam over all
 parameters (lr, weight decay), linear warm-up per optimiser step over the first
 ``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
-(``lr_schedule="constant"``) or, by default, a cosine decay to 0 at the last step
+(``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
 (``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
 the final weights - the ones scored - at a random point of a noisy path); gradients of
 ``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
@@ -380,13 +380,14 @@ class _Feeder(BackgroundFeeder):
 def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int,
                   schedule: str = "cosine") -> float:
     """Rate of optimiser step ``step`` (0-based): linear warm-up to ``lr`` over
-    ``warmup_steps``, then constant or a cosine decay reaching 0 after ``total_steps``."""
+    ``warmup_steps``, then constant or a cosine decay from ``lr`` towards 0 over the remaining
+    steps (the last step keeps a small rate, so even a one-step run learns)."""
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps
     if schedule == "constant" or total_steps <= warmup_steps:
         return lr
-    done = (step + 1 - warmup_steps) / (total_steps - warmup_steps)
-    return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
+    done = (step - warmup_steps) / (total_steps - warmup_steps)  # 0 at the first step after
+    return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))  # the warm-up, < 1 at the last
 
 
 def _check_settings(s: dict) -> None:
@@ -704,7 +705,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup-epochs", type=int, default=5,
                    help="linear warm-up of the learning rate over these epochs (default 5)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
-                   help="after the warm-up: cosine decay to 0, or constant (default cosine)")
+                   help="after the warm-up: cosine decay towards 0, or constant (default cosine)")
     p.add_argument("--freeze-epochs", type=int, default=1,
                    help="epochs with the backbone (weights and BatchNorm statistics) frozen "
                    "(default 1)")

@@ -139,9 +139,11 @@ def test_plan_epoch_segments_targets_and_balanced_batches():
 def test_learning_rate_warm_up_then_cosine_or_constant():
     rates = [learning_rate(i, lr=1.0, warmup_steps=4, total_steps=14) for i in range(14)]
     assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # linear warm-up
-    # cosine over the 10 steps after it: 0.5 * (1 + cos(pi * k / 10)), k = 1..10, ends at 0
-    assert rates[4:] == pytest.approx([0.5 * (1 + np.cos(np.pi * k / 10)) for k in range(1, 11)])
-    assert rates[8] == pytest.approx(0.5) and rates[-1] == pytest.approx(0.0, abs=1e-12)
+    # cosine over the 10 steps after it: 0.5 * (1 + cos(pi * k / 10)), k = 0..9: full rate
+    # first, a small but non-zero one last (a one-step run still learns)
+    assert rates[4:] == pytest.approx([0.5 * (1 + np.cos(np.pi * k / 10)) for k in range(10)])
+    assert rates[9] == pytest.approx(0.5) and 0 < rates[-1] < 0.03
+    assert learning_rate(0, lr=1.0, warmup_steps=0, total_steps=1) == 1.0
     assert all(a >= b for a, b in zip(rates[3:], rates[4:]))
     flat = [learning_rate(i, lr=2.0, warmup_steps=0, total_steps=5, schedule="constant")
             for i in range(5)]
