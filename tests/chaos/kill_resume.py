@@ -11,9 +11,10 @@ resumed runs end with exactly the results of an uninterrupted run.
    group) and is SIGKILLed - its whole process tree, jobs included - at a seeded random
    moment; then `snakemake --unlock` and a restart, again and again. A moment is either
    uniform over the first 90 % of the estimated rest of the run (the reference durations of
-   the jobs not yet finished in this round) or, half the time while one is still to run,
-   inside a training loop: uniform over the reference loop's duration from the moment the
-   job's log shows the loop running (its first step or epoch).
+   the jobs not yet finished in this round) or - for a round's first kill, then half the
+   time, while one is still to run - inside a training loop: uniform over the reference
+   loop's duration from the moment the job's log shows the loop running (its first step or
+   epoch).
    Once every job has finished, or after ``--kills-per-round`` kills, the run is left to
    complete. A round ends when a run completes; the next round starts afresh until
    ``--kills`` kills were made.
@@ -470,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             # no kill once every job has finished, nor beyond the round's share
             if len(kills) < args.kills and remaining and n_round < args.kills_per_round:
                 training = [r for r in TRAINING if remaining[r]]
-                if training and rng.random() < 0.5:  # inside a training loop
+                # a round's first kill, and then every other one, inside a training loop
+                if training and (n_round == 0 or rng.random() < 0.5):
                     target = rng.choice(training)
                     within = rng.uniform(0.0, loops[target])
                     mode = f"{target} loop +{within:.1f}s"
