@@ -21,7 +21,10 @@ rule index_dataset:
             if "features" in dataset_config(wildcards.dataset)
             else ""
         ),
+        # "skip": an unreadable video is indexed with 0 frames; later steps list it as skipped
+        on_bad_video=config["extract"]["on_bad_video"],
     shell:
         "python -m mist_steps.datasets {params.sources} {params.check}"
+        " --on-bad-video {params.on_bad_video}"
         " --out-videos {output.videos:q} --out-ground-truth {output.ground_truth:q}"
         " > {log:q} 2>&1"

@@ -23,7 +23,7 @@ from mil_data import make_mil_dataset
 from test_video import _set_mp4_rotation, write_truncated_mp4, write_vfr_video
 from workflow_utils import REPO, load_config, snakemake, write_config
 
-from mist_steps import datasets, evaluate, extract, finetune, generator, pseudo_labels
+from mist_steps import dataset_plan, datasets, evaluate, extract, finetune, generator, pseudo_labels
 from mist_steps.checkpointing import load_resume_checkpoint, restore_states
 from mist_steps.config_schema import problems
 from mist_steps.encoders import build_encoder, load_encoder, load_encoder_weights, save_encoder
@@ -259,7 +259,7 @@ def test_row04_missing_video_or_path_out_of_the_root_is_named(tmp_path, capsys, 
     elif case == "shanghaitech_split":
         split = tmp_path / "SH_Train.txt"
         split.write_text("01_001,0\n../../../etc/passwd,1\n")
-        for call in (lambda: datasets.expected_videos("shanghaitech", tmp_path, split,
+        for call in (lambda: dataset_plan.expected_videos("shanghaitech", tmp_path, split,
                                                       test_list=split),
                      lambda: datasets.index_dataset("shanghaitech", tmp_path / "v.csv",
                                                     tmp_path / "g.h5", root=tmp_path,
@@ -273,7 +273,7 @@ def test_row04_missing_video_or_path_out_of_the_root_is_named(tmp_path, capsys, 
         d[key].write_text(text)
         # the workflow checks the expected videos before any job: the same error there
         with pytest.raises(InputError, match=re.escape(f"{d[key]}, {where}")):
-            datasets.expected_videos("ucf_crime", d["root"], d["train"],
+            dataset_plan.expected_videos("ucf_crime", d["root"], d["train"],
                                      test_annotations=d["test"])
         err = _cli(capsys, datasets.main, _index_argv(d))
         assert f"{d[key]}, {where}:" in err and "etc" in err

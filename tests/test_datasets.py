@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mist_steps.datasets import (
+from mist_steps.dataset_plan import (
     CSV_COLUMNS,
     expected_videos,
     find_missing_videos,
-    index_dataset,
-    main,
     missing_dataset_message,
 )
+from mist_steps.datasets import index_dataset, main
 from mist_steps.errors import InputError, run_cli
 
 # --- a tiny UCF-Crime-like dataset ---------------------------------------------------------

@@ -330,3 +330,35 @@ def test_cli_help():
     assert result.returncode == 0, result.stderr
     for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head"):
         assert flag in result.stdout
+
+
+@pytest.mark.parametrize("start", ["fresh", "resumed"])
+def test_killed_after_the_last_checkpoint_resumes_to_the_same_weights(
+        data, full, stopped, monkeypatch, start):
+    """A kill between the last epoch's checkpoint and the output - of a fresh run, or of one
+    that had itself resumed from the epoch-1 checkpoint: the rerun trains nothing and writes
+    exactly the uninterrupted run's weights."""
+    import mist_steps.finetune as ft
+
+    out = data["root"] / f"late_kill_{start}" / "mist.pt"
+    out.parent.mkdir()
+    if start == "resumed":
+        checkpoint_path(out).write_bytes(checkpoint_path(stopped[0]).read_bytes())
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before the output")
+
+    with monkeypatch.context() as m:
+        m.setattr(ft, "save_mist_model", killed)
+        with pytest.raises(KeyboardInterrupt):
+            finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+                     **RUN)
+    assert not out.exists()
+    last = torch.load(checkpoint_path(out), weights_only=True)
+    assert last["epoch"] == RUN["epochs"]
+    summary = finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+                       **RUN)
+    assert summary["resumed_from"] == RUN["epochs"] + 1
+    a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (full[0], out))
+    for key in a:
+        assert torch.equal(a[key], b[key]) and torch.equal(a[key], last["model"][key]), key
