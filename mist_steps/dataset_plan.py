@@ -51,7 +51,7 @@ _SOURCES = {
 
 
 @dataclass
-class _Planned:
+class PlannedVideo:
     """One video the annotation files promise, before it is opened."""
 
     video_id: str
@@ -65,28 +65,29 @@ class _Planned:
     where: str = ""  # "<annotation file>, line <n>" of its intervals, for errors
 
 
-def _require(value, flag: str, fmt: str):
+def require_input(value, flag: str, fmt: str):
     if value is None:
         raise InputError(f"format {fmt!r} needs {flag}")
     return value
 
 
-def _plan(fmt, train_list, test_annotations=None, test_list=None) -> list[_Planned]:
+def plan_videos(fmt, train_list, test_annotations=None, test_list=None) -> list[PlannedVideo]:
     if fmt not in FORMATS:
         raise InputError(f"unknown dataset format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    planned: list[_Planned] = []
+    planned: list[PlannedVideo] = []
     if fmt in ("ucf_crime", "synth"):
-        test_annotations = _require(test_annotations, "test annotations (--test-annotations)", fmt)
+        test_annotations = require_input(test_annotations,
+                                         "test annotations (--test-annotations)", fmt)
         for e in parse_ucf_train_list(train_list):
-            planned.append(_Planned(e.video_id, e.relpath, "train", e.label, e.class_name))
+            planned.append(PlannedVideo(e.video_id, e.relpath, "train", e.label, e.class_name))
         for e in parse_ucf_temporal(test_annotations):
             folder = UCF_TEST_NORMAL_FOLDER if e.label == 0 else e.class_name
             planned.append(
-                _Planned(e.video_id, f"{folder}/{e.name}", "test", e.label, e.class_name,
+                PlannedVideo(e.video_id, f"{folder}/{e.name}", "test", e.label, e.class_name,
                          e.frame_count, e.intervals, where=e.where)
             )
     else:
-        test_list = _require(test_list, "a test split file (--test-list)", fmt)
+        test_list = require_input(test_list, "a test split file (--test-list)", fmt)
         for split, path, with_frames in (("train", train_list, False), ("test", test_list, True)):
             for e in parse_sht_split(path, with_frames=with_frames):
                 if e.label == 0:
@@ -94,7 +95,7 @@ def _plan(fmt, train_list, test_annotations=None, test_list=None) -> list[_Plann
                 else:
                     rel, cls = f"{SHT_ABNORMAL_DIR}/{e.name}", SHT_ABNORMAL_CLASS
                 planned.append(
-                    _Planned(e.name, rel, split, e.label, cls, e.frame_count,
+                    PlannedVideo(e.name, rel, split, e.label, cls, e.frame_count,
                              needs_mask=(split == "test" and e.label == 1))
                 )
     seen: dict[str, str] = {}
@@ -117,7 +118,8 @@ def _plan(fmt, train_list, test_annotations=None, test_list=None) -> list[_Plann
 def expected_videos(fmt: str, root, train_list, test_annotations=None, test_list=None,
                     ) -> list[Path]:
     """Every video path (file or frame folder) the split files promise under ``root``."""
-    return [Path(root) / p.relpath for p in _plan(fmt, train_list, test_annotations, test_list)]
+    planned = plan_videos(fmt, train_list, test_annotations, test_list)
+    return [Path(root) / p.relpath for p in planned]
 
 
 def find_missing_videos(fmt: str, root, train_list, test_annotations=None, test_list=None,

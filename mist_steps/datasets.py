@@ -38,7 +38,13 @@ from mist_steps.annotations import (
     usable_length,
 )
 from mist_steps.atomic import atomic_path
-from mist_steps.dataset_plan import CSV_COLUMNS, FORMATS, missing_dataset_message, _plan, _require
+from mist_steps.dataset_plan import (
+    CSV_COLUMNS,
+    FORMATS,
+    missing_dataset_message,
+    plan_videos,
+    require_input,
+)
 from mist_steps.errors import InputError, run_cli
 from mist_steps.video import probe
 
@@ -84,9 +90,9 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
     if on_bad_video not in ("error", "skip"):
         raise ValueError(f"on_bad_video must be 'error' or 'skip'; got {on_bad_video!r}")
     root = Path(root)
-    planned = _plan(fmt, train_list, test_annotations, test_list)
+    planned = plan_videos(fmt, train_list, test_annotations, test_list)
     if fmt == "shanghaitech":
-        masks = _require(masks, "the frame mask folder (--masks)", fmt)
+        masks = require_input(masks, "the frame mask folder (--masks)", fmt)
     mask_of = {p.video_id: load_sht_mask(masks, p.video_id) for p in planned if p.needs_mask}
 
     if check_videos:

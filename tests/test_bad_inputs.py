@@ -23,7 +23,15 @@ from mil_data import make_mil_dataset
 from test_video import _set_mp4_rotation, write_truncated_mp4, write_vfr_video
 from workflow_utils import REPO, load_config, snakemake, write_config
 
-from mist_steps import dataset_plan, datasets, evaluate, extract, finetune, generator, pseudo_labels
+from mist_steps import (
+    dataset_plan,
+    datasets,
+    evaluate,
+    extract,
+    finetune,
+    generator,
+    pseudo_labels,
+)
 from mist_steps.checkpointing import load_resume_checkpoint, restore_states
 from mist_steps.config_schema import problems
 from mist_steps.encoders import build_encoder, load_encoder, load_encoder_weights, save_encoder
