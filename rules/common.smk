@@ -174,7 +174,10 @@ def finetune_flags(wildcards):
                 "device",
             )
         }
-        | {"input_size": dataset.get("input_size")}
+        | {
+            "input_size": dataset.get("input_size"),
+            "train_from": dataset.get("train_from", {}).get(wildcards.encoder),
+        }
     )
     flags += f" --class-weights {w_anomalous} {w_normal}"
     flags += "" if s["sga"] else " --no-sga"

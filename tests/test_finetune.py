@@ -268,6 +268,28 @@ def test_resume_equals_uninterrupted_and_backbone_trains_after_unfreezing(
                            vanilla["Mixed_4f.b0.bn.running_mean"])
 
 
+def test_train_from_keeps_the_blocks_before_it_frozen(data, full, tmp_path):
+    """With train_from, the unfrozen epoch trains the encoder from that block on only: the
+    blocks before keep weights and BatchNorm statistics; the result differs from full
+    fine-tuning, whose file records no train_from."""
+    out = tmp_path / "top" / "mist.pt"
+    finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+             train_from="mixed_5b", **RUN)
+    top = torch.load(out, weights_only=True)
+    vanilla = load_encoder(data["encoder"])[0].state_dict()
+    for key, value in vanilla.items():
+        block = key.split(".")[0]
+        if block in ("Mixed_5b", "Mixed_5c"):
+            if key.endswith(("conv3d.weight", "running_mean")):
+                assert not torch.equal(top["state_dict"][f"encoder.{key}"], value), key
+        elif block not in ("logits",):  # the proxy head is not used by stage II
+            assert torch.equal(top["state_dict"][f"encoder.{key}"], value), key
+    assert top["meta"]["settings"]["train_from"] == "mixed_5b"
+    whole = torch.load(full[0], weights_only=True)
+    assert whole["meta"]["settings"]["train_from"] is None
+    assert not torch.equal(whole["state_dict"]["head_c.weight"], top["state_dict"]["head_c.weight"])
+
+
 def test_output_loads_and_scores(data, full):
     out, summary = full
     assert summary["epochs"] == 2 and summary["clips"] == 16 and summary["clips_per_second"] > 0
@@ -317,6 +339,7 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"lr_schedule": "step"}, "lr_schedule must be one of"),
     ({"lr": -1.0}, "lr > 0"),
     ({"pseudo_labels_h5": None}, "needs the pseudo-label file"),
+    ({"train_from": "Mixed_5b"}, r"train_from 'Mixed_5b' is not an endpoint.*mixed_5b"),
 ])
 def test_bad_settings(data, tmp_path, bad, message):
     kw = {**RUN, "pseudo_labels_h5": data["pseudo"], **bad}
@@ -328,7 +351,8 @@ def test_cli_help():
     result = subprocess.run([sys.executable, "-m", "mist_steps.finetune", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head"):
+    for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head",
+                 "--train-from"):
         assert flag in result.stdout
 
 

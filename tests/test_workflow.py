@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from workflow_utils import REPO, load_config, snakemake, write_config
 
@@ -170,6 +171,8 @@ def test_tiny_pipeline_end_to_end(workdir):
     loss = pd.read_csv(workdir / "results/synth_i3d/finetune_loss.csv")
     assert list(loss.epoch) == [1, 2] and list(loss.frozen) == [1, 0]
     assert not (workdir / "results/synth_i3d/encoder_mist.pt.ckpt").exists()
+    meta = torch.load(workdir / "results/synth_i3d/encoder_mist.pt", weights_only=True)["meta"]
+    assert meta["settings"]["train_from"] == "mixed_5b"  # datasets.synth.train_from.i3d
 
     # A generator setting re-runs stage I and II and nothing upstream.
     write_config(workdir, load_config(overrides={"generator": {"lambda": 0.02}}))

@@ -68,6 +68,16 @@ class TappedEncoder(nn.Module):
     def _layer(self, i: int, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _endpoint_module(self, i: int) -> nn.Module | None:
+        """The module holding endpoint ``i``'s weights (None for a weightless pooling)."""
+        raise NotImplementedError
+
+    def modules_before(self, endpoint: str) -> list[nn.Module]:
+        """The trunk's modules that run before ``endpoint`` (the input side of the split
+        that stage II's ``train_from`` keeps frozen)."""
+        mods = (self._endpoint_module(i) for i in range(self._index(endpoint)))
+        return [m for m in mods if m is not None]
+
     def _vector_feature(self, kind: str, final_map: torch.Tensor) -> torch.Tensor:
         return self.pool(final_map)  # "feature": the pooled final map
 

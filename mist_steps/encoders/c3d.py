@@ -91,6 +91,9 @@ class C3D(TappedEncoder):
             return F.max_pool3d(x, kernel, stride, padding)
         return F.relu(self._modules[name](x))
 
+    def _endpoint_module(self, i: int) -> nn.Module | None:
+        return self._modules.get(self.endpoints[i])  # pools are functional: None
+
     def _vector_feature(self, kind: str, final_map: torch.Tensor) -> torch.Tensor:
         return self.fc6_features(final_map) if kind == "fc6" else self.pool(final_map)
 
