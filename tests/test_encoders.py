@@ -144,16 +144,21 @@ def test_same_padding_matches_tensorflow_rule():
 @pytest.mark.parametrize("kernel, stride", [((3, 3, 3), (1, 1, 1)), ((1, 3, 3), (1, 2, 2)),
                                             ((2, 2, 2), (2, 2, 2))])
 def test_max_pool_channels_last_fast_path_is_exact(kernel, stride):
-    """The CPU pool runs channels-last for speed: values and gradients equal the plain
-    layout's bit for bit, and the output is contiguous like the plain one."""
+    """Without autograd the CPU pool runs channels-last for speed: the values equal the plain
+    layout's bit for bit and the output is contiguous. Under autograd it is the plain pool
+    (the channels-last backward may send a tie's gradient elsewhere): gradients as before."""
     pool = MaxPool3dSame(kernel, stride)
-    x = torch.relu(torch.randn(2, 6, 5, 9, 9)).requires_grad_(True)
-    y = pool(x)
+    x = torch.relu(torch.randn(2, 6, 5, 9, 9))
     ref = F.max_pool3d(F.pad(x, same_padding(x.shape[2:], kernel, stride)), kernel, stride)
+    with torch.no_grad():
+        y = pool(x)
     assert y.is_contiguous() and torch.equal(y, ref)
+    assert torch.equal(pool(x), ref)  # an input without grad takes the fast path too
+    x.requires_grad_(True)
     weights = torch.randn_like(ref)
-    (g,) = torch.autograd.grad((y * weights).sum(), x)
-    (g_ref,) = torch.autograd.grad((ref * weights).sum(), x)
+    (g,) = torch.autograd.grad((pool(x) * weights).sum(), x)
+    padded = F.pad(x, same_padding(x.shape[2:], kernel, stride))
+    (g_ref,) = torch.autograd.grad((F.max_pool3d(padded, kernel, stride) * weights).sum(), x)
     assert torch.equal(g, g_ref)
 
 
