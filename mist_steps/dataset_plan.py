@@ -84,7 +84,7 @@ def plan_videos(fmt, train_list, test_annotations=None, test_list=None) -> list[
             folder = UCF_TEST_NORMAL_FOLDER if e.label == 0 else e.class_name
             planned.append(
                 PlannedVideo(e.video_id, f"{folder}/{e.name}", "test", e.label, e.class_name,
-                         e.frame_count, e.intervals, where=e.where)
+                             e.frame_count, e.intervals, where=e.where)
             )
     else:
         test_list = require_input(test_list, "a test split file (--test-list)", fmt)
@@ -96,20 +96,19 @@ def plan_videos(fmt, train_list, test_annotations=None, test_list=None) -> list[
                     rel, cls = f"{SHT_ABNORMAL_DIR}/{e.name}", SHT_ABNORMAL_CLASS
                 planned.append(
                     PlannedVideo(e.name, rel, split, e.label, cls, e.frame_count,
-                             needs_mask=(split == "test" and e.label == 1))
+                                 needs_mask=(split == "test" and e.label == 1))
                 )
+    test_file = test_annotations if test_list is None else test_list
     seen: dict[str, str] = {}
     for p in planned:
         rel = PurePosixPath(p.relpath)
         if rel.is_absolute() or ".." in rel.parts:  # the parsers refuse these already
             raise InputError(f"video {p.video_id!r}: path {p.relpath!r} leaves the dataset root; "
-                             f"fix its line in {train_list} or "
-                             f"{test_annotations if test_list is None else test_list}")
+                             f"fix its line in {train_list} or {test_file}")
         if p.video_id in seen:
             raise InputError(
                 f"video {p.video_id!r} is listed twice ({seen[p.video_id]} and {p.split} split); "
-                f"video ids must be unique: check {train_list} and "
-                f"{test_annotations if test_list is None else test_list}"
+                f"video ids must be unique: check {train_list} and {test_file}"
             )
         seen[p.video_id] = p.split
     return planned

@@ -476,7 +476,7 @@ def _set_frozen(model: MISTModel, frozen: bool, train_from: str | None = None) -
     their running statistics (eval mode); otherwise so do the blocks before ``train_from``."""
     model.train()
     for p in model.encoder.parameters():
-        p.requires_grad_(not frozen)
+        p.requires_grad_(True)
     if frozen:
         held = [model.encoder]
     else:

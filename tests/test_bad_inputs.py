@@ -268,7 +268,7 @@ def test_row04_missing_video_or_path_out_of_the_root_is_named(tmp_path, capsys, 
         split = tmp_path / "SH_Train.txt"
         split.write_text("01_001,0\n../../../etc/passwd,1\n")
         for call in (lambda: dataset_plan.expected_videos("shanghaitech", tmp_path, split,
-                                                      test_list=split),
+                                                          test_list=split),
                      lambda: datasets.index_dataset("shanghaitech", tmp_path / "v.csv",
                                                     tmp_path / "g.h5", root=tmp_path,
                                                     train_list=split, test_list=split,
@@ -282,7 +282,7 @@ def test_row04_missing_video_or_path_out_of_the_root_is_named(tmp_path, capsys, 
         # the workflow checks the expected videos before any job: the same error there
         with pytest.raises(InputError, match=re.escape(f"{d[key]}, {where}")):
             dataset_plan.expected_videos("ucf_crime", d["root"], d["train"],
-                                     test_annotations=d["test"])
+                                         test_annotations=d["test"])
         err = _cli(capsys, datasets.main, _index_argv(d))
         assert f"{d[key]}, {where}:" in err and "etc" in err
         assert "inside the dataset root" in err
