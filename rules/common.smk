@@ -180,6 +180,8 @@ def finetune_flags(wildcards):
         }
     )
     flags += f" --class-weights {w_anomalous} {w_normal}"
+    if "crop_scales" in dataset:
+        flags += " --crop-scales " + " ".join(str(c) for c in dataset["crop_scales"])
     flags += "" if s["sga"] else " --no-sga"
     flags += "" if s["guided_head"] else " --no-guided-head"
     return flags
