@@ -238,7 +238,9 @@ def plan_epoch(videos: Sequence[TrainVideo], *, clips_per_video: int, batch_size
                 target = float(targets[start])
             clips.append((i, start, target))
     n = len(clips)
-    scales = rng.choice(np.asarray(crop_scales, dtype=np.float64), size=n)
+    # a uniform draw per clip whatever the scales, so they change nothing else of the epoch
+    scale_of = np.asarray(crop_scales, dtype=np.float64)
+    scales = scale_of[np.minimum((rng.random(n) * len(scale_of)).astype(int), len(scale_of) - 1)]
     pos = rng.random((n, 2))
     flips = rng.random(n) < FLIP_P
     grays = (rng.random(n) < GRAY_P) if gray else np.zeros(n, bool)

@@ -66,6 +66,12 @@ def test_out_of_range_values(key, value, expected):
     assert expected in rejected(lambda c: c["synth"].__setitem__(key, value))
 
 
+def test_crop_scales_must_be_shares_of_the_frame():
+    problem = rejected(lambda c: c["datasets"]["synth"].__setitem__("crop_scales", [1.0, 1.5]))
+    assert "datasets.synth.crop_scales.1: 1.5 is greater than the maximum of 1" in problem
+    assert "crop_scales" in rejected(lambda c: c["datasets"]["synth"].__setitem__("crop_scales", []))
+
+
 def test_min_frames_above_max_frames():
     msg = rejected(lambda c: c["synth"].update(min_frames=500, max_frames=200))
     assert "synth.min_frames: 500 is larger than synth.max_frames (200)" in msg

@@ -134,6 +134,11 @@ def test_plan_epoch_segments_targets_and_balanced_batches():
         assert [videos[clips[j].video].label for j in batch] == [0, 0, 1, 1]
     normal_used = sorted(j for batch in batches for j in batch[:2])
     assert normal_used == sorted(j for j, c in enumerate(clips) if videos[c.video].label == 0)
+    # crop_scales replaces the multi-scale set; 1.0 alone keeps every clip's whole frame
+    whole, _ = plan_epoch(videos, clips_per_video=2, batch_size=4, gray=True,
+                          rng=np.random.default_rng([0, 3]), crop_scales=(1.0,))
+    assert {c.scale for c in whole} == {1.0} and {c.scale for c in clips} != {1.0}
+    assert [(c.start, c.flip) for c in whole] == [(c.start, c.flip) for c in clips]
 
 
 def test_learning_rate_warm_up_then_cosine_or_constant():
@@ -340,6 +345,8 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"lr": -1.0}, "lr > 0"),
     ({"pseudo_labels_h5": None}, "needs the pseudo-label file"),
     ({"train_from": "Mixed_5b"}, r"train_from 'Mixed_5b' is not an endpoint.*mixed_5b"),
+    ({"crop_scales": (1.0, 1.2)}, r"crop scales must be .* in \(0, 1\]"),
+    ({"crop_scales": ()}, "crop scales must be one or more"),
 ])
 def test_bad_settings(data, tmp_path, bad, message):
     kw = {**RUN, "pseudo_labels_h5": data["pseudo"], **bad}
@@ -352,7 +359,7 @@ def test_cli_help():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head",
-                 "--train-from"):
+                 "--train-from", "--crop-scales"):
         assert flag in result.stdout
 
 
