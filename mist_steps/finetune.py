@@ -133,6 +133,7 @@ from mist_steps.checkpointing import (
 from mist_steps.encoders import file_sha256, load_encoder, weights_sha256
 from mist_steps.encoders.sga import MISTModel, save_mist_model, weighted_cross_entropy
 from mist_steps.errors import InputError, run_cli
+from mist_steps.frame_cache import FrameCache
 from mist_steps.determinism import seeded_torch
 from mist_steps.devices import resolve_device
 from mist_steps.preprocess import Preprocess, normalize
@@ -309,19 +310,32 @@ def _read_frames(video: TrainVideo, needed: set[int]) -> tuple[dict[int, np.ndar
 
 
 def _decode_clips(video: TrainVideo, wanted: dict[int, Clip], prep: Preprocess,
+                  cache: FrameCache | None = None, key: int | None = None,
                   ) -> dict[int, tuple[np.ndarray, float]]:
-    """Read ``video`` once for the clips ``wanted`` of it: ``{clip index: (clip, target)}``.
+    """Read ``video`` once for the clips ``wanted`` of it: ``{clip index: (clip, target)}``;
+    from ``cache`` (under ``key``) when it holds or takes the whole video, else directly.
 
     A video with fewer frames than ``videos.csv`` says (container metadata can be off by a
     few) gets its late clips moved to its last 16 frames, with a warning.
     """
-    raw, available = _read_frames(
-        video, {f for c in wanted.values() for f in range(c.start, c.start + SNIPPET_LEN)})
+    whole = (None if cache is None else
+             cache.load(key, video.path, video.frame_count, video.fps, prep.frame_resizer()))
+    if whole is not None:
+        available = len(whole)
+        frame = whole.__getitem__
+    else:
+        raw, available = _read_frames(
+            video, {f for c in wanted.values() for f in range(c.start, c.start + SNIPPET_LEN)})
+        resize = prep.frame_resizer()
+        resized: dict[int, np.ndarray] = {}
+
+        def frame(f: int) -> np.ndarray:
+            if f not in resized:
+                resized[f] = resize(raw[f])
+            return resized[f]
     if available < SNIPPET_LEN:
         raise InputError(f"{video.path}: only {available} frame(s) readable (videos.csv says "
                          f"{video.frame_count}); fix or remove video {video.video_id}")
-    resize = prep.frame_resizer()
-    resized: dict[int, np.ndarray] = {}
     out = {}
     for j, c in wanted.items():
         if c.start + SNIPPET_LEN > available:
@@ -333,10 +347,7 @@ def _decode_clips(video: TrainVideo, wanted: dict[int, Clip], prep: Preprocess,
             if video.label == 1 and video.snippet_labels is not None:
                 target = clip_target(video.snippet_labels, start)
             c = Clip(c.video, start, target, c.scale, c.u, c.v, c.flip, c.gray)
-        for f in range(c.start, c.start + SNIPPET_LEN):
-            if f not in resized:
-                resized[f] = resize(raw[f])
-        frames16 = np.stack([resized[f] for f in range(c.start, c.start + SNIPPET_LEN)])
+        frames16 = np.stack([frame(f) for f in range(c.start, c.start + SNIPPET_LEN)])
         out[j] = (augment_clip(frames16, c, prep.crop), c.target)
     return out
 
@@ -352,8 +363,9 @@ class _Feeder(BackgroundFeeder):
     """
 
     def __init__(self, videos: Sequence[TrainVideo], clips: list[Clip], batches: list[list[int]],
-                 prep: Preprocess, workers: int = 1):
+                 prep: Preprocess, workers: int = 1, cache: FrameCache | None = None):
         self._videos, self._clips, self._batches, self._prep = videos, clips, batches, prep
+        self._cache = cache
         self._workers = max(1, int(workers))
         super().__init__(depth=QUEUE_DEPTH, name="finetune-clips")
 
@@ -377,7 +389,7 @@ class _Feeder(BackgroundFeeder):
                                                       len(pending) <= self._workers):
                         w = order[submitted]
                         pending[w] = pool.submit(_decode_clips, self._videos[w], by_video[w],
-                                                 self._prep)
+                                                 self._prep, self._cache, w)
                         submitted += 1
                     del by_video[v]
                     ready.update(pending.pop(v).result())
@@ -431,6 +443,8 @@ def _check_settings(s: dict) -> None:
     if not s["crop_scales"] or not all(0 < c <= 1 for c in s["crop_scales"]):
         problems.append(f"crop scales must be one or more numbers in (0, 1], the crop side "
                         f"over the frame's short side (got {s['crop_scales']})")
+    if s["frame_cache_mb"] < 0:
+        problems.append(f"frame cache must be >= 0 MiB (got {s['frame_cache_mb']})")
     if s["warmup_epochs"] < 0:
         problems.append(f"warm-up epochs must be >= 0 (got {s['warmup_epochs']})")
     if not 0 <= s["freeze_epochs"] <= s["epochs"]:
@@ -528,13 +542,18 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
              train_from: str | None = None, grad_clip: float = 10.0,
              k: int = 8, dropout: float = 0.8,
              sga: bool = True, guided_head: bool = True, seed: int = 0, threads: int = 2,
-             device: str = "cpu", loss_csv=None, stop_after: int | None = None) -> dict | None:
+             device: str = "cpu", frame_cache_mb: int = 0, loss_csv=None,
+             stop_after: int | None = None) -> dict | None:
     """Fine-tune the MIST model (module docstring) and write ``out_pt`` (and ``loss_csv``).
 
+    ``frame_cache_mb``: keep the training videos' resized frames in memory across epochs up
+    to this many MiB (:class:`~mist_steps.frame_cache.FrameCache`; 0: read every epoch) - the
+    weights are the same either way.
     ``stop_after``: stop after this many epochs (counted from epoch 0) as if the job were
     killed - only the checkpoint is written - and return None. Otherwise returns a summary:
     epochs, clips and seconds (training, over all epochs), clips_per_second, final_loss and
-    resumed_from (the 1-based epoch the run resumed at, None for a fresh start).
+    resumed_from (the 1-based epoch the run resumed at, None for a fresh start) and
+    cached_videos (videos the frame cache held at the end).
     """
     settings = {"labels": labels, "sampling": sampling, "input_size": input_size,
                 "class_weights": [float(w) for w in class_weights],
@@ -548,7 +567,8 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                 "freeze_epochs": int(freeze_epochs), "train_from": train_from or None,
                 "grad_clip": float(grad_clip), "k": int(k),
                 "dropout": float(dropout), "sga": bool(sga), "guided_head": bool(guided_head),
-                "seed": int(seed), "threads": int(threads), "device": device}
+                "seed": int(seed), "threads": int(threads), "device": device,
+                "frame_cache_mb": int(frame_cache_mb)}
     _check_settings(settings)
     if labels == "pseudo" and pseudo_labels_h5 is None:
         raise InputError("fine-tuning settings: labels='pseudo' needs the pseudo-label file "
@@ -614,6 +634,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
                     else contextlib.nullcontext())
 
+        cache = FrameCache(frame_cache_mb * 2**20) if frame_cache_mb > 0 else None
         for epoch in range(start, epochs):
             if stop_after is not None and epoch >= stop_after:
                 log.info("stopping after %d epochs (stop_after)", epoch)
@@ -628,7 +649,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                                         sampling=sampling, crop_scales=crop_scales)
             sums = np.zeros(3)
             rate = lr
-            feeder = _Feeder(videos, clips, batches, prep, workers=threads)
+            feeder = _Feeder(videos, clips, batches, prep, workers=threads, cache=cache)
             bar = tqdm(feeder, total=len(batches), desc=f"finetune {epoch + 1}/{epochs}",
                        unit="batch", mininterval=5.0)
             try:
@@ -678,6 +699,9 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
             save_checkpoint(ckpt_path, doc)
 
+    if cache is not None:
+        log.info("frame cache: %d of %d videos, %.0f MiB of %d", len(cache), len(videos),
+                 cache.used / 2**20, frame_cache_mb)
     model.eval()
     total_clips = int(sum(r[5] for r in rows))
     train_seconds = float(sum(r[6] for r in rows))
@@ -701,7 +725,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
              out_pt, digest[:12], epochs, final_loss, clips_per_second)
     return {"epochs": int(epochs), "clips": total_clips, "seconds": train_seconds,
             "clips_per_second": clips_per_second, "final_loss": final_loss,
-            "resumed_from": resumed_from}
+            "resumed_from": resumed_from, "cached_videos": len(cache) if cache else 0}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -760,6 +784,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--device", choices=DEVICES, default="cpu",
                    help="auto: CUDA when available (default cpu)")
+    p.add_argument("--frame-cache-mb", type=int, default=0, metavar="MIB",
+                   help="keep resized training frames in memory across epochs up to this "
+                        "many MiB (default 0: decode every epoch; same weights either way)")
     p.add_argument("--loss-csv", default=None, help="output CSV of the per-epoch loss")
     p.add_argument("--stop-after", type=int, default=None,
                    help="stop after this many epochs as if killed (testing; default: run all)")
@@ -773,7 +800,7 @@ def main(argv: list[str] | None = None) -> None:
              freeze_epochs=a.freeze_epochs, train_from=a.train_from,
              grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
              guided_head=a.guided_head, seed=a.seed, threads=a.threads, device=a.device,
-             loss_csv=a.loss_csv, stop_after=a.stop_after)
+             frame_cache_mb=a.frame_cache_mb, loss_csv=a.loss_csv, stop_after=a.stop_after)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,11 @@ def finetune_inputs(wildcards):
     return inputs
 
 
+def frame_cache_mb(wildcards):
+    """Fine-tuning's in-memory frame cache (MiB) for the run."""
+    return section("finetune", wildcards.variant).get("frame_cache_mb", 0)
+
+
 def finetune_flags(wildcards):
     """Every fine-tuning setting of the run as CLI flags."""
     s = section("finetune", wildcards.variant)

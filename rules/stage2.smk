@@ -15,7 +15,9 @@ rule finetune:
     threads: config["finetune"]["threads"]
     resources:
         gpu=1,
-        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        # not a param: the cache changes no weight, so resizing it re-runs nothing
+        frame_cache_mb=frame_cache_mb,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt + frame_cache_mb(wildcards),
         runtime=lambda wildcards, attempt: 240 * attempt,
     params:
         pseudo_labels=lambda wildcards, input: cli_flags(
@@ -25,7 +27,8 @@ rule finetune:
     shell:
         "python -m mist_steps.finetune --encoder {input.encoder:q} --videos {input.videos:q}"
         " {params.pseudo_labels} --out {output.model:q} --loss-csv {output.loss:q}"
-        " {params.flags} --threads {threads} > {log:q} 2>&1"
+        " {params.flags} --threads {threads}"
+        " --frame-cache-mb {resources.frame_cache_mb} > {log:q} 2>&1"
 
 
 rule score_mist:

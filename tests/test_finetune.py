@@ -95,6 +95,24 @@ def stopped(data):
     return out, torch.load(checkpoint_path(out), weights_only=True)
 
 
+@pytest.mark.parametrize("cache_mb, cached", [(64, 4), (0, 0)])
+def test_frame_cache_changes_no_weight(data, full, cache_mb, cached, monkeypatch):
+    """Frames kept in memory across epochs give the run of direct reads, bit for bit; with the
+    cache, each training video is decoded once."""
+    import mist_steps.frame_cache as fc
+
+    opened = []
+    real_open = fc.open_video
+    monkeypatch.setattr(fc, "open_video", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    out = data["root"] / f"cached_{cache_mb}" / "mist.pt"
+    summary = finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+                       frame_cache_mb=cache_mb, **RUN)
+    assert summary["cached_videos"] == cached and len(opened) == cached
+    a, b = (torch.load(p, weights_only=True)["state_dict"] for p in (full[0], out))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
 def _loss_rows(path):
     with open(path) as fh:
         return list(csv.DictReader(fh))
@@ -347,6 +365,7 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"train_from": "Mixed_5b"}, r"train_from 'Mixed_5b' is not an endpoint.*mixed_5b"),
     ({"crop_scales": (1.0, 1.2)}, r"crop scales must be .* in \(0, 1\]"),
     ({"crop_scales": ()}, "crop scales must be one or more"),
+    ({"frame_cache_mb": -1}, "frame cache must be >= 0"),
 ])
 def test_bad_settings(data, tmp_path, bad, message):
     kw = {**RUN, "pseudo_labels_h5": data["pseudo"], **bad}
@@ -359,7 +378,7 @@ def test_cli_help():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head",
-                 "--train-from", "--crop-scales"):
+                 "--train-from", "--crop-scales", "--frame-cache-mb"):
         assert flag in result.stdout
 
 
