@@ -69,7 +69,8 @@ def test_out_of_range_values(key, value, expected):
 def test_crop_scales_must_be_shares_of_the_frame():
     problem = rejected(lambda c: c["datasets"]["synth"].__setitem__("crop_scales", [1.0, 1.5]))
     assert "datasets.synth.crop_scales.1: 1.5 is greater than the maximum of 1" in problem
-    assert "crop_scales" in rejected(lambda c: c["datasets"]["synth"].__setitem__("crop_scales", []))
+    empty = rejected(lambda c: c["datasets"]["synth"].__setitem__("crop_scales", []))
+    assert "datasets.synth.crop_scales" in empty
 
 
 def test_min_frames_above_max_frames():
