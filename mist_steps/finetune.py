@@ -29,7 +29,9 @@ exist for every abnormal training video, with ``frame_count // 16`` snippets.
 
 Each video is read once per epoch: a file is decoded up to the last frame its clips need, a
 frame folder reads only the needed images; only the needed frames are resized (as extraction
-resizes them: :meth:`Preprocess.frame_resizer`) and kept.
+resizes them: :meth:`Preprocess.frame_resizer`) and kept. With ``frame_cache_mb`` > 0, a
+video whose resized frames fit what is left of that budget is decoded whole once and cut from
+memory in later epochs (:class:`~mist_steps.frame_cache.FrameCache`): the same clips.
 Augmentation, the same for the 16 frames of a clip: a square crop of side scale x the resized
 frame's short side (scale drawn from ``crop_scales``, by default the multi-scale
 :data:`CROP_SCALES`) at a random position, resized to
