@@ -54,8 +54,8 @@ until their batch comes: with random order about 40 % of an epoch's clips at the
 Training
 --------
 Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
-H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam over all
-parameters (lr, weight decay), linear warm-up per optimiser step over the first
+H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam (fused)
+over all parameters (lr, weight decay), linear warm-up per optimiser step over the first
 ``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
 (``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
 (``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
