@@ -73,7 +73,7 @@ gradient, weight decay included, so one optimiser serves both phases. From epoch
 blocks before it stay frozen as above for the whole run (weights and BatchNorm statistics),
 so no gradient flows through them and a step costs about 0.6x a full one (I3D, 64 px,
 mixed_5b; 0.75x from mixed_4b). The paper fine-tunes the whole encoder (``train_from`` None);
-the synthetic default trains from Mixed_5b, which is what lets 10 epochs fit its CPU budget
+the synthetic default trains from Mixed_5b, which is what lets 17 epochs fit its CPU budget
 (README, Results on the synthetic benchmark).
 
 Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
@@ -800,8 +800,8 @@ def main(argv: list[str] | None = None) -> None:
     finetune(a.encoder, a.videos, a.out, pseudo_labels_h5=a.pseudo_labels, labels=a.labels,
              sampling=a.sampling, input_size=a.input_size, class_weights=a.class_weights,
              crop_scales=a.crop_scales, epochs=a.epochs, clips_per_video=a.clips_per_video,
-             batch_size=a.batch_size,
-             accumulate=a.accumulate, lr=a.lr, weight_decay=a.weight_decay,
+             batch_size=a.batch_size, accumulate=a.accumulate, lr=a.lr,
+             weight_decay=a.weight_decay,
              warmup_epochs=a.warmup_epochs, lr_schedule=a.lr_schedule,
              freeze_epochs=a.freeze_epochs, train_from=a.train_from,
              grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
