@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mist_steps.video import list_frame_files, open_video, read_image
+from mist_steps.video import open_video
 
 
 class FrameCache:
@@ -62,20 +62,13 @@ class FrameCache:
             return not self.full and self.used + first.nbytes * frame_count <= self.limit
 
     def _read_whole(self, path, frame_count, fps, resize) -> np.ndarray | None:
-        path = Path(path)
         out: list[np.ndarray] = []
-        if path.is_dir():
-            for i, file in enumerate(list_frame_files(path)):
-                out.append(resize(read_image(file)))
-                if i == 0 and not self._fits(out[0], frame_count):
+        frames = open_video(path, fps_for_frames=fps).iter_frames(threads=1)  # file or folder
+        try:
+            for frame in frames:
+                out.append(resize(frame))
+                if len(out) == 1 and not self._fits(out[0], frame_count):
                     return None
-        else:
-            frames = open_video(path, fps_for_frames=fps).iter_frames(threads=1)
-            try:
-                for i, frame in enumerate(frames):
-                    out.append(resize(frame))
-                    if i == 0 and not self._fits(out[0], frame_count):
-                        return None
-            finally:
-                frames.close()
+        finally:
+            frames.close()
         return np.stack(out) if out else None
