@@ -4,9 +4,20 @@ leaves the caller's untouched; denormal floats flushed to zero."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import torch
+
+
+def set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
+    """``torch.use_deterministic_algorithms`` without its import of Inductor (2.5 s of every
+    job's start-up on this CPU) when Inductor is not loaded: nothing here compiles, and
+    Inductor's own deterministic flag is then nobody's concern. Same eager-mode setting."""
+    if "torch._inductor" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
 
 
 @contextlib.contextmanager
@@ -26,7 +37,7 @@ def seeded_torch(threads: int, seed: int, dev: torch.device | None = None) -> It
     flushed = torch.set_flush_denormal(True)  # False where the CPU cannot
     torch.set_num_threads(int(threads))
     if dev.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        set_deterministic_algorithms(True, warn_only=True)
     cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
         if dev.type == "cuda" else []
     try:
@@ -37,4 +48,4 @@ def seeded_torch(threads: int, seed: int, dev: torch.device | None = None) -> It
         torch.set_num_threads(prev_threads)
         if flushed:
             torch.set_flush_denormal(False)
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        set_deterministic_algorithms(prev_det, warn_only=prev_warn)

@@ -64,6 +64,7 @@ from tqdm import tqdm
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import write_text
 from mist_steps.background import BackgroundFeeder
+from mist_steps.determinism import set_deterministic_algorithms
 from mist_steps.encoders import (
     build_encoder,
     file_sha256,
@@ -422,7 +423,7 @@ def make_vanilla_encoder(out_path: str | Path, *, arch: str, weights: str | Path
     saved_det = torch.are_deterministic_algorithms_enabled()
     saved_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    set_deterministic_algorithms(True, warn_only=True)
     try:
         if weights is not None:
             return import_encoder(out_path, arch=arch, weights=weights, num_classes=num_classes,
@@ -433,7 +434,7 @@ def make_vanilla_encoder(out_path: str | Path, *, arch: str, weights: str | Path
             val_clips=val_clips, seed=seed, threads=threads, progress=progress)
     finally:
         torch.set_num_threads(saved_threads)
-        torch.use_deterministic_algorithms(saved_det, warn_only=saved_warn)
+        set_deterministic_algorithms(saved_det, warn_only=saved_warn)
 
 
 # -- CLI ------------------------------------------------------------------------------------------

@@ -31,8 +31,6 @@ from mist_steps.encoders import (
 from mist_steps.encoders.i3d import MaxPool3dSame, Unit3D, same_padding
 from mist_steps.errors import InputError
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
-
 # ---------------------------------------------------------------------------------------------
 # Reference structure, written out independently of the package.
 # (piergiaj name, hassony2 name, in channels, (b0, b1a, b1b, b2a, b2b, b3b))
