@@ -122,9 +122,9 @@ def test_pretraining_learns_the_proxy(tmp_path):
     motion, and the training loop works. (Measured: 0.97 on 32 clips; seeds 0/2 give
     0.66/0.97 after these 30 steps - the seed is part of the test.)"""
     meta = make_vanilla_encoder(
-        tmp_path / "i3d.pt", arch="i3d", input_size=32, classes=("translate_left", "translate_right"),
-        steps=30, batch_size=8, lr=3e-4, weight_decay=1e-4, val_clips=32, seed=1, threads=1,
-        progress=False)
+        tmp_path / "i3d.pt", arch="i3d", input_size=32, steps=30, batch_size=8, lr=3e-4,
+        classes=("translate_left", "translate_right"), weight_decay=1e-4, val_clips=32, seed=1,
+        threads=1, progress=False)
     assert meta["chance"] == 0.5
     assert meta["val_accuracy"] >= 0.75, meta
 
