@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -150,3 +152,19 @@ def test_another_seed_gives_other_numbers(runs):
     # the tiny random MIST model scores every clip about alike (its AUC and score gap may be
     # at the float noise level in both runs): its per-video summary shows the other numbers
     assert (a / "test_scores.csv").read_text() != (other / "test_scores.csv").read_text()
+
+
+def test_deterministic_switch_sets_the_eager_flags_without_loading_inductor():
+    """``seeded_torch`` turns deterministic algorithms on (warn-only) and restores them, in a
+    fresh process and without importing Inductor (2.5 s of every job's start-up)."""
+    code = (
+        "import sys, torch\n"
+        "from mist_steps.determinism import seeded_torch\n"
+        "with seeded_torch(1, 0):\n"
+        "    on = (torch.are_deterministic_algorithms_enabled(),\n"
+        "          torch.is_deterministic_algorithms_warn_only_enabled())\n"
+        "print(on, torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[0] == "(True, True) False False"
