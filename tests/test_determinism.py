@@ -163,7 +163,8 @@ def test_deterministic_switch_sets_the_eager_flags_without_loading_inductor():
         "with seeded_torch(1, 0):\n"
         "    on = (torch.are_deterministic_algorithms_enabled(),\n"
         "          torch.is_deterministic_algorithms_warn_only_enabled())\n"
-        "print(on, torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)\n"
+        "after = torch.are_deterministic_algorithms_enabled()\n"
+        "print(on, after, 'torch._inductor' in sys.modules)\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
