@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import torch
 
 
-def set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
+def _set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
     """``torch.use_deterministic_algorithms`` without its import of Inductor (2.5 s of every
     job's start-up on this CPU) when Inductor is not loaded: nothing here compiles, and
     Inductor's own deterministic flag is then nobody's concern. Same eager-mode setting."""
@@ -18,6 +18,23 @@ def set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
         torch.use_deterministic_algorithms(mode, warn_only=warn_only)
     else:
         torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
+@contextlib.contextmanager
+def threads_and_determinism(threads: int, deterministic: bool = True) -> Iterator[None]:
+    """For the block: ``threads`` torch threads and (``deterministic``) deterministic
+    algorithms, warn-only; both restored afterwards."""
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(int(threads))
+    if deterministic:
+        _set_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev_threads)
+        _set_deterministic_algorithms(prev_det, warn_only=prev_warn)
 
 
 @contextlib.contextmanager
@@ -31,21 +48,14 @@ def seeded_torch(threads: int, seed: int, dev: torch.device | None = None) -> It
     feature dimensions towards 0, and arithmetic on denormals (|x| < 1.2e-38) is so slow on
     x86 that a generator run slowed from 2.6 to 0.4 steps/s as they appeared."""
     dev = torch.device("cpu") if dev is None else dev
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     flushed = torch.set_flush_denormal(True)  # False where the CPU cannot
-    torch.set_num_threads(int(threads))
-    if dev.type == "cpu":
-        set_deterministic_algorithms(True, warn_only=True)
-    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
-        if dev.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            yield
+        with threads_and_determinism(threads, deterministic=dev.type == "cpu"):
+            cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+                if dev.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                yield
     finally:
-        torch.set_num_threads(prev_threads)
         if flushed:
             torch.set_flush_denormal(False)
-        set_deterministic_algorithms(prev_det, warn_only=prev_warn)

@@ -64,7 +64,7 @@ from tqdm import tqdm
 from mist_steps import SNIPPET_LEN
 from mist_steps.atomic import write_text
 from mist_steps.background import BackgroundFeeder
-from mist_steps.determinism import set_deterministic_algorithms
+from mist_steps.determinism import threads_and_determinism
 from mist_steps.encoders import (
     build_encoder,
     file_sha256,
@@ -419,12 +419,7 @@ def make_vanilla_encoder(out_path: str | Path, *, arch: str, weights: str | Path
     """
     arch = str(arch).lower()
     _check_settings(arch, input_size, steps, batch_size, lr, weight_decay, val_clips, threads)
-    saved_threads = torch.get_num_threads()
-    saved_det = torch.are_deterministic_algorithms_enabled()
-    saved_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(threads)
-    set_deterministic_algorithms(True, warn_only=True)
-    try:
+    with threads_and_determinism(threads):
         if weights is not None:
             return import_encoder(out_path, arch=arch, weights=weights, num_classes=num_classes,
                                   seed=seed)
@@ -432,9 +427,6 @@ def make_vanilla_encoder(out_path: str | Path, *, arch: str, weights: str | Path
             out_path, arch=arch, input_size=input_size, num_classes=num_classes, classes=classes,
             steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             val_clips=val_clips, seed=seed, threads=threads, progress=progress)
-    finally:
-        torch.set_num_threads(saved_threads)
-        set_deterministic_algorithms(saved_det, warn_only=saved_warn)
 
 
 # -- CLI ------------------------------------------------------------------------------------------
