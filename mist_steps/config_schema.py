@@ -47,9 +47,16 @@ def problems(config: dict, schema: dict) -> list[str]:
     errors = sorted(validator_cls(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     found = [_describe(e) for e in errors]
     synth = config.get("synth")
-    if isinstance(synth, dict) and isinstance(synth.get("min_frames"), int) and isinstance(synth.get("max_frames"), int):
-        if synth["min_frames"] > synth["max_frames"]:
-            found.append(f"synth.min_frames: {synth['min_frames']} is larger than synth.max_frames ({synth['max_frames']})")
+    if isinstance(synth, dict):
+        renders = [("synth", synth)]
+        datasets = config.get("datasets")
+        for name, entry in (datasets.items() if isinstance(datasets, dict) else ()):
+            if isinstance(entry, dict) and isinstance(entry.get("render"), dict):
+                renders.append((f"datasets.{name}.render", {**synth, **entry["render"]}))
+        for where, r in renders:
+            lo, hi = r.get("min_frames"), r.get("max_frames")
+            if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+                found.append(f"{where}: min_frames {lo} is larger than max_frames {hi}")
     return found
 
 

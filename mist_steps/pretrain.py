@@ -13,11 +13,12 @@ to the same artifact, a ``mist-encoder-v1`` file (:func:`mist_steps.encoders.sav
   random initialisation on the synthetic action proxy (:mod:`mist_steps.proxy_clips`), whose
   shapes and camera motion differ on purpose from the surveillance scenes.
 
-Proxy training, tuned for ~90 s on 2 CPU cores (I3D, 64 px: ~10 clips/s, so the defaults
-are 100 steps of 8 clips; ~64 % val accuracy on the 8 default classes, chance 12.5 %; the
-workflow's synthetic default runs 60 steps, ~33 %, for its 10-minute budget - the generator's
-test AUC did not drop: 0.727 against 0.720 at 100 steps, seed 0). What makes a from-scratch
-run of only ~800 clips learn anything:
+Proxy training, tuned for CPU budgets (I3D, 64 px: ~8 clips/s on 2 cores; the module defaults
+are 100 steps of 8 clips, ~64 % val accuracy on the 8 default classes, chance 12.5 %). The
+workflow's synthetic default is a 300-step run (~5 min, val accuracy 0.81-0.95 over seeds),
+made once and shipped in ``resources/encoders/`` with its checksum: a run of a few dozen steps
+left the encoder so barely trained that its features, and every result after them, changed
+with the CPU's instruction set. What makes a from-scratch run learn anything:
 
 * a curriculum - the proxy's clutter ramps from none to full over the first half of the
   steps (on cluttered clips from the start, the loss does not move for hundreds of steps);
@@ -66,6 +67,7 @@ from mist_steps.atomic import write_text
 from mist_steps.background import BackgroundFeeder
 from mist_steps.determinism import threads_and_determinism
 from mist_steps.encoders import (
+    FORMAT,
     build_encoder,
     file_sha256,
     load_encoder_weights,
@@ -128,6 +130,8 @@ def import_encoder(out_path: str | Path, *, arch: str, weights: str | Path,
     weights = Path(weights)
     obj = read_checkpoint(weights)  # InputError naming the file if unreadable
     found = _checkpoint_classes(obj)
+    # a file this workflow wrote (e.g. the shipped proxy-pretrained encoder) keeps its history
+    origin = obj.get("meta") if isinstance(obj, dict) and obj.get("format") == FORMAT else None
     del obj
     torch.manual_seed(seed)  # a head that is not loaded is still reproducible
     n = num_classes or found or len(DEFAULT_CLASSES)
@@ -138,6 +142,8 @@ def import_encoder(out_path: str | Path, *, arch: str, weights: str | Path,
         "source": "imported", "weights_file": str(weights), "weights_sha256": file_sha256(weights),
         "format": report.format, "head": report.head, "num_classes": n, "seed": seed,
     }
+    if origin is not None:
+        meta["origin"] = origin
     write_text(log_path(out_path), LOG_HEADER)  # no training steps: header only
     digest = save_encoder(out_path, model, meta)
     log.info("imported %s (%s naming, head %s) -> %s [weights %s]", weights, report.format,

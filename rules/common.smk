@@ -16,8 +16,22 @@ from mist_steps.dataset_plan import expected_videos, missing_dataset_message
 # inherit the submitting environment). HDF5_USE_FILE_LOCKING=TRUE in the environment wins.
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
-# Where the synthetic benchmark is rendered (rules/synth.smk).
-SYNTH_DATA = "results/synth/data"
+
+def synth_data(name):
+    """Where synthetic dataset `name` is rendered (rules/synth.smk)."""
+    return f"results/{name}/data"
+
+
+def synth_render(name):
+    """The rendering settings of synthetic dataset `name`: the `synth` section with the
+    dataset's own `render` overrides (a second benchmark differs in a few keys only)."""
+    return {**config["synth"], **dataset_config(name).get("render", {})}
+
+
+def synth_datasets():
+    """Wildcard pattern of the synthetic datasets."""
+    names = [n for n, e in config["datasets"].items() if e["format"] == "synth"]
+    return "|".join(names) if names else "(?!)"
 
 
 def dataset_config(name):
@@ -48,15 +62,42 @@ def variant_overrides(variant):
             "generator": {"seed": int(seed[1])},
             "finetune": {"seed": int(seed[1])},
         }
+    seed = re.fullmatch(r"enc([0-9]+)", name)
+    if seed:  # a vanilla encoder proxy-pretrained with this seed (the robustness table)
+        return {"encoder": {"weights": None, "pretrain": {"seed": int(seed[1])}}}
     raise WorkflowError(
         f"unknown variant '{name}': config.yaml `variants:` has "
-        f"{', '.join(sorted(config['variants']))} (and seed<N> for any N)"
+        f"{', '.join(sorted(config['variants']))} (and seed<N>, enc<N> for any N)"
     )
 
 
 def section(name, variant=""):
     """config[name] with the variant's overrides of that section applied."""
     return {**config[name], **variant_overrides(variant).get(name, {})}
+
+
+def encoder_settings(encoder, variant=""):
+    """encoders.<encoder> with the variant's `encoder` overrides (weights, pretrain keys)."""
+    base = encoder_config(encoder)
+    own = variant_overrides(variant).get("encoder", {})
+    merged = {**base, **own}
+    merged["pretrain"] = {**base["pretrain"], **own.get("pretrain", {})}
+    return merged
+
+
+def pretrain_setting(wildcards, key):
+    return encoder_settings(wildcards.encoder, wildcards.variant)["pretrain"][key]
+
+
+def encoder_tag(variant):
+    """The variant's suffix on encoder and feature paths: its own only when it changes the
+    vanilla encoder, so every other variant shares the default run's encoder and features.
+    """
+    return variant if "encoder" in variant_overrides(variant) else ""
+
+
+def vanilla_encoder(wildcards):
+    return f"results/encoders/{wildcards.encoder}_vanilla{encoder_tag(wildcards.variant)}.pt"
 
 
 def stage1_features_kind(variant):
@@ -66,21 +107,33 @@ def stage1_features_kind(variant):
 def stage1_run(wildcards):
     """Folder of the stage-I artifacts a run uses: the default run's unless the variant
     changes stage I, so e.g. the stage-II ablations share one generator."""
-    own = {"generator", "pseudo_labels", "stage1_features"} & set(
+    own = {"generator", "pseudo_labels", "stage1_features", "encoder"} & set(
         variant_overrides(wildcards.variant)
     )
     variant = wildcards.variant if own else ""
     return f"results/{wildcards.dataset}_{wildcards.encoder}{variant}"
 
 
+def features_run(wildcards):
+    """Folder of the features a run's stage I uses (see encoder_tag)."""
+    tag = encoder_tag(wildcards.variant)
+    if tag and "features" in dataset_config(wildcards.dataset):
+        raise WorkflowError(
+            f"variant '{tag[1:]}' changes the vanilla encoder, but dataset "
+            f"'{wildcards.dataset}' imports precomputed features "
+            f"(datasets.{wildcards.dataset}.features): there is no encoder to change"
+        )
+    return f"results/{wildcards.dataset}_{wildcards.encoder}{tag}"
+
+
 def stage1_features(wildcards):
     kind = stage1_features_kind(wildcards.variant)
-    return f"results/{wildcards.dataset}_{wildcards.encoder}/features_{kind}.h5"
+    return f"{features_run(wildcards)}/features_{kind}.h5"
 
 
 def stage1_skipped(wildcards):
     kind = stage1_features_kind(wildcards.variant)
-    return f"results/{wildcards.dataset}_{wildcards.encoder}/skipped_{kind}.csv"
+    return f"{features_run(wildcards)}/skipped_{kind}.csv"
 
 
 def seed_variant(seed):
@@ -95,7 +148,7 @@ def run_config(dataset, encoder, variant, stage):
     """The settings behind a result, recorded in its metrics JSON."""
     doc = {
         "dataset": dataset_config(dataset),
-        "encoder": encoder_config(encoder),
+        "encoder": encoder_settings(encoder, variant),
         "extract": config["extract"],
         "stage1_features": stage1_features_kind(variant),
         "generator": section("generator", variant),
@@ -123,7 +176,9 @@ def metrics_extra(wildcards, stage):
 
 def shard_files(wildcards, pattern):
     """The per-shard files of one extraction, shard 0 .. extract.shards - 1."""
-    folder = f"results/{wildcards.dataset}_{wildcards.encoder}/shards"
+    folder = (
+        f"results/{wildcards.dataset}_{wildcards.encoder}{wildcards.variant}/shards"
+    )
     return [
         f"{folder}/{pattern.format(model=wildcards.model, shard=i)}"
         for i in range(config["extract"]["shards"])
@@ -133,13 +188,13 @@ def shard_files(wildcards, pattern):
 def extraction_encoder(wildcards):
     """The vanilla encoder, or the default run's fine-tuned MIST model (`features_mist`)."""
     if wildcards.model == "mist":
-        return f"results/{wildcards.dataset}_{wildcards.encoder}/encoder_mist.pt"
-    return f"results/encoders/{wildcards.encoder}_vanilla.pt"
+        return f"results/{wildcards.dataset}_{wildcards.encoder}{wildcards.variant}/encoder_mist.pt"
+    return vanilla_encoder(wildcards)
 
 
 def finetune_inputs(wildcards):
     inputs = {
-        "encoder": f"results/encoders/{wildcards.encoder}_vanilla.pt",
+        "encoder": vanilla_encoder(wildcards),
         "videos": f"results/{wildcards.dataset}/videos.csv",
     }
     if section("finetune", wildcards.variant)["labels"] == "pseudo":
@@ -196,11 +251,12 @@ def dataset_sources(name):
     """Videos root and annotation files of a dataset (synth: what make_synth writes)."""
     entry = dataset_config(name)
     if entry["format"] == "synth":
+        data = synth_data(name)
         return {
             "format": "synth",
-            "root": f"{SYNTH_DATA}/videos",
-            "train_list": f"{SYNTH_DATA}/Anomaly_Train.txt",
-            "test_annotations": f"{SYNTH_DATA}/Temporal_Anomaly_Annotation.txt",
+            "root": f"{data}/videos",
+            "train_list": f"{data}/Anomaly_Train.txt",
+            "test_annotations": f"{data}/Temporal_Anomaly_Annotation.txt",
         }
     keys = (
         "format",
@@ -332,3 +388,49 @@ def seed_metrics(wildcards, suffix):
     """One metrics JSON per configured seed."""
     run = f"results/{wildcards.dataset}_{wildcards.encoder}"
     return [f"{run}{seed_variant(seed)}{suffix}" for seed in config["seeds"]]
+
+
+def default_encoder_seed(encoder):
+    """The proxy-pretraining seed the default vanilla encoder is made with: pretrained in the
+    run, or a shipped file whose meta records this config's recipe (then it stands for that
+    seed's pretraining, made the same way); None for any other weights."""
+    enc = encoder_config(encoder)
+    if enc["weights"] is None:
+        return enc["pretrain"]["seed"]
+    import torch  # only when a robustness table is asked for: a slow import
+
+    try:
+        meta = torch.load(enc["weights"], weights_only=True, map_location="cpu")["meta"]
+        recipe = meta["proxy"]
+    except Exception:  # not a proxy-pretrained encoder file of this workflow
+        return None
+    same = meta.get("source") == "proxy" and all(
+        recipe.get(key) == value
+        for key, value in enc["pretrain"].items()
+        if key != "seed"
+    )
+    return meta.get("seed") if same else None
+
+
+def encoder_seed_variant(encoder, seed):
+    """The variant whose vanilla encoder is proxy-pretrained with `seed` (the default run
+    itself when its encoder is that seed's, see default_encoder_seed)."""
+    return "" if default_encoder_seed(encoder) == seed else f"-enc{seed}"
+
+
+def encoder_seeds(dataset):
+    return dataset_config(dataset).get("encoder_seeds", config["encoder_seeds"])
+
+
+def robustness_inputs(wildcards):
+    """Per encoder seed: the generator and MIST metrics and the vanilla features."""
+    run = f"results/{wildcards.dataset}_{wildcards.encoder}"
+    tags = [
+        encoder_seed_variant(wildcards.encoder, seed)
+        for seed in encoder_seeds(wildcards.dataset)
+    ]
+    return {
+        "generator": [f"{run}{tag}_generator_auc.json" for tag in tags],
+        "mist": [f"{run}{tag}_auc.json" for tag in tags],
+        "features": [f"{run}{tag}/features_vanilla.h5" for tag in tags],
+    }

@@ -1,14 +1,17 @@
 rule pretrain_encoder:
     """The vanilla encoder: public weights imported, or pretrained on the synthetic proxy."""
     input:
-        weights=lambda wildcards: encoder_config(wildcards.encoder)["weights"] or [],
+        weights=lambda wildcards: encoder_settings(
+            wildcards.encoder, wildcards.variant
+        )["weights"]
+        or [],
     output:
-        encoder="results/encoders/{encoder}_vanilla.pt",
-        log_csv="results/encoders/{encoder}_vanilla.pt.log.csv",
+        encoder="results/encoders/{encoder}_vanilla{variant}.pt",
+        log_csv="results/encoders/{encoder}_vanilla{variant}.pt.log.csv",
     log:
-        "logs/encoders/{encoder}_vanilla.log",
+        "logs/encoders/{encoder}_vanilla{variant}.log",
     benchmark:
-        "results/benchmarks/encoders/{encoder}_vanilla.tsv"
+        "results/benchmarks/encoders/{encoder}_vanilla{variant}.tsv"
     conda:
         "../environment.yml"
     threads: 2
@@ -17,21 +20,13 @@ rule pretrain_encoder:
         runtime=60,
     params:
         weights=lambda wildcards, input: cli_flags({"weights": input.weights or None}),
-        input_size=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"][
-            "input_size"
-        ],
-        steps=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"]["steps"],
-        batch_size=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"][
-            "batch_size"
-        ],
-        lr=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"]["lr"],
-        weight_decay=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"][
-            "weight_decay"
-        ],
-        val_clips=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"][
-            "val_clips"
-        ],
-        seed=lambda wildcards: encoder_config(wildcards.encoder)["pretrain"]["seed"],
+        input_size=lambda wildcards: pretrain_setting(wildcards, "input_size"),
+        steps=lambda wildcards: pretrain_setting(wildcards, "steps"),
+        batch_size=lambda wildcards: pretrain_setting(wildcards, "batch_size"),
+        lr=lambda wildcards: pretrain_setting(wildcards, "lr"),
+        weight_decay=lambda wildcards: pretrain_setting(wildcards, "weight_decay"),
+        val_clips=lambda wildcards: pretrain_setting(wildcards, "val_clips"),
+        seed=lambda wildcards: pretrain_setting(wildcards, "seed"),
     shell:
         "python -m mist_steps.pretrain --arch {wildcards.encoder} --out {output.encoder:q}"
         " {params.weights}"

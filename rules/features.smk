@@ -1,16 +1,19 @@
 rule extract_shard:
     """Features of every 16-frame snippet of one shard of the videos (a job per shard), from
-    the vanilla encoder or (model "mist") the default run's fine-tuned one."""
+    the vanilla encoder (a variant's own, see encoder_tag) or (model "mist") the run's
+    fine-tuned one."""
     input:
         videos="results/{dataset}/videos.csv",
         encoder=extraction_encoder,
     output:
-        features=temp("results/{dataset}_{encoder}/shards/{model}_{shard}.h5"),
-        skipped=temp("results/{dataset}_{encoder}/shards/{model}_{shard}_skipped.csv"),
+        features=temp("results/{dataset}_{encoder}{variant}/shards/{model}_{shard}.h5"),
+        skipped=temp(
+            "results/{dataset}_{encoder}{variant}/shards/{model}_{shard}_skipped.csv"
+        ),
     log:
-        "logs/{dataset}_{encoder}/extract_{model}_shard_{shard}.log",
+        "logs/{dataset}_{encoder}{variant}/extract_{model}_shard_{shard}.log",
     benchmark:
-        "results/benchmarks/{dataset}_{encoder}/extract_{model}_shard_{shard}.tsv"
+        "results/benchmarks/{dataset}_{encoder}{variant}/extract_{model}_shard_{shard}.tsv"
     wildcard_constraints:
         dataset=dataset_regex(imported=False),
     conda:
@@ -51,10 +54,10 @@ rule gather_features:
         features=lambda wildcards: shard_files(wildcards, "{model}_{shard}.h5"),
         skipped=lambda wildcards: shard_files(wildcards, "{model}_{shard}_skipped.csv"),
     output:
-        features="results/{dataset}_{encoder}/features_{model}.h5",
-        skipped="results/{dataset}_{encoder}/skipped_{model}.csv",
+        features="results/{dataset}_{encoder}{variant}/features_{model}.h5",
+        skipped="results/{dataset}_{encoder}{variant}/skipped_{model}.csv",
     log:
-        "logs/{dataset}_{encoder}/gather_features_{model}.log",
+        "logs/{dataset}_{encoder}{variant}/gather_features_{model}.log",
     wildcard_constraints:
         dataset=dataset_regex(imported=False),
     conda:

@@ -32,7 +32,7 @@ def synth_boxes(wildcards):
             f"dataset '{wildcards.dataset}' has no anomaly boxes: only the synthetic "
             f"benchmark (format synth) records where its anomalies are drawn"
         )
-    return f"{SYNTH_DATA}/anomaly_boxes.csv"
+    return f"{synth_data(wildcards.dataset)}/anomaly_boxes.csv"
 
 
 def explain_inputs(wildcards):
@@ -66,9 +66,10 @@ def explain_flags(wildcards, input):
 def run_benchmarks(wildcards):
     """Benchmark files and folders of the jobs behind a run (those that exist are drawn)."""
     bench = "results/benchmarks"
-    paths = [f"{bench}/encoders/{wildcards.encoder}_vanilla.tsv"]
+    tag = encoder_tag(wildcards.variant)
+    paths = [f"{bench}/encoders/{wildcards.encoder}_vanilla{tag}.tsv"]
     if dataset_config(wildcards.dataset)["format"] == "synth":
-        paths.insert(0, f"{bench}/synth/make_synth.tsv")
+        paths.insert(0, f"{bench}/{wildcards.dataset}/make_synth.tsv")
     stage1 = stage1_run(wildcards).removeprefix("results/")
     run = f"{wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
     paths += [f"{bench}/{folder}" for folder in dict.fromkeys((stage1, run))]

@@ -133,3 +133,28 @@ rule seed_table:
     shell:
         "python -m mist_steps.seeds --generator {input.generator:q} --mist {input.mist:q}"
         " --seeds {params.seeds} --out {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule robustness_table:
+    """Generator-only vs MIST AUC over vanilla encoders pretrained with config
+    `encoder_seeds` (each its own features, stage I and stage II), with their features'
+    collapse (top-5 PC variance share)."""
+    input:
+        unpack(robustness_inputs),
+    output:
+        csv="results/robustness/{dataset}_{encoder}.csv",
+        md="results/robustness/{dataset}_{encoder}.md",
+    log:
+        "logs/{dataset}_{encoder}/robustness_table.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        seeds=lambda wildcards: " ".join(map(str, encoder_seeds(wildcards.dataset))),
+    shell:
+        "python -m mist_steps.seeds --generator {input.generator:q} --mist {input.mist:q}"
+        " --features {input.features:q} --seeds {params.seeds} --label 'Encoder seed'"
+        " --out {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

@@ -1,14 +1,16 @@
 rule make_synth:
-    """Render the synthetic surveillance benchmark in UCF-Crime's layout."""
+    """Render a synthetic surveillance benchmark in UCF-Crime's layout."""
     output:
-        videos=directory(f"{SYNTH_DATA}/videos"),
-        train_list=f"{SYNTH_DATA}/Anomaly_Train.txt",
-        test_annotations=f"{SYNTH_DATA}/Temporal_Anomaly_Annotation.txt",
-        boxes=f"{SYNTH_DATA}/anomaly_boxes.csv",
+        videos=directory("results/{dataset}/data/videos"),
+        train_list="results/{dataset}/data/Anomaly_Train.txt",
+        test_annotations="results/{dataset}/data/Temporal_Anomaly_Annotation.txt",
+        boxes="results/{dataset}/data/anomaly_boxes.csv",
     log:
-        "logs/synth/make_synth.log",
+        "logs/{dataset}/make_synth.log",
     benchmark:
-        "results/benchmarks/synth/make_synth.tsv"
+        "results/benchmarks/{dataset}/make_synth.tsv"
+    wildcard_constraints:
+        dataset=synth_datasets(),
     conda:
         "../environment.yml"
     threads: 2
@@ -17,22 +19,26 @@ rule make_synth:
         runtime=30,
     params:
         out=lambda wildcards, output: os.path.dirname(output.train_list),
-        seed=config["synth"]["seed"],
-        train_normal=config["synth"]["train_normal"],
-        train_abnormal=config["synth"]["train_abnormal"],
-        test_normal=config["synth"]["test_normal"],
-        test_abnormal=config["synth"]["test_abnormal"],
-        min_frames=config["synth"]["min_frames"],
-        max_frames=config["synth"]["max_frames"],
-        height=config["synth"]["height"],
-        width=config["synth"]["width"],
-        zoom=config["synth"]["zoom"],
-        crowd=config["synth"]["crowd"],
-        hard_negatives=config["synth"]["hard_negatives"],
-        fps=config["synth"]["fps"],
-        codec=config["synth"]["codec"],
-        crf=config["synth"]["crf"],
-        classes=",".join(config["synth"]["classes"]),
+        seed=lambda wildcards: synth_render(wildcards.dataset)["seed"],
+        train_normal=lambda wildcards: synth_render(wildcards.dataset)["train_normal"],
+        train_abnormal=lambda wildcards: synth_render(wildcards.dataset)[
+            "train_abnormal"
+        ],
+        test_normal=lambda wildcards: synth_render(wildcards.dataset)["test_normal"],
+        test_abnormal=lambda wildcards: synth_render(wildcards.dataset)["test_abnormal"],
+        min_frames=lambda wildcards: synth_render(wildcards.dataset)["min_frames"],
+        max_frames=lambda wildcards: synth_render(wildcards.dataset)["max_frames"],
+        height=lambda wildcards: synth_render(wildcards.dataset)["height"],
+        width=lambda wildcards: synth_render(wildcards.dataset)["width"],
+        zoom=lambda wildcards: synth_render(wildcards.dataset)["zoom"],
+        crowd=lambda wildcards: synth_render(wildcards.dataset)["crowd"],
+        hard_negatives=lambda wildcards: synth_render(wildcards.dataset)[
+            "hard_negatives"
+        ],
+        fps=lambda wildcards: synth_render(wildcards.dataset)["fps"],
+        codec=lambda wildcards: synth_render(wildcards.dataset)["codec"],
+        crf=lambda wildcards: synth_render(wildcards.dataset)["crf"],
+        classes=lambda wildcards: ",".join(synth_render(wildcards.dataset)["classes"]),
     shell:
         "python -m mist_steps.synth --out {params.out:q} --seed {params.seed}"
         " --train-normal {params.train_normal} --train-abnormal {params.train_abnormal}"

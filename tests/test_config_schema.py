@@ -75,7 +75,19 @@ def test_crop_scales_must_be_shares_of_the_frame():
 
 def test_min_frames_above_max_frames():
     msg = rejected(lambda c: c["synth"].update(min_frames=500, max_frames=200))
-    assert "synth.min_frames: 500 is larger than synth.max_frames (200)" in msg
+    assert "synth: min_frames 500 is larger than max_frames 200" in msg
+    # a second benchmark's render settings are checked merged over the synth section
+    msg = rejected(lambda c: c["datasets"]["synth"].__setitem__("render", {"min_frames": 481}))
+    assert "datasets.synth.render: min_frames 481 is larger than max_frames 480" in msg
+
+
+def test_render_settings_only_for_synth_datasets():
+    assert "datasets.synth.render.fps: 0 is less than the minimum of 1" in rejected(
+        lambda c: c["datasets"]["synth"].__setitem__("render", {"fps": 0}))
+    assert "datasets.synth.render.colour: unknown key" in rejected(
+        lambda c: c["datasets"]["synth"].__setitem__("render", {"colour": 1}))
+    assert "datasets.ucf.render: not allowed for this dataset format" in rejected(
+        lambda c: c["datasets"]["ucf"].__setitem__("render", {"seed": 1}))
 
 
 def test_dataset_entries_checked_per_format():

@@ -12,6 +12,7 @@ from mist_steps.encoders import (
     build_encoder,
     file_sha256,
     load_encoder,
+    save_encoder,
     state_dict_sha256,
     weights_sha256,
 )
@@ -161,6 +162,23 @@ def test_import_piergiaj_style_checkpoint(tmp_path):
     assert small.num_classes == 3 and meta3["head"] == "kept"
     trunk = {k: v for k, v in reference.items() if not k.startswith("logits.")}
     assert state_dict_sha256({k: small.state_dict()[k] for k in trunk}) == state_dict_sha256(trunk)
+
+
+def test_import_of_a_workflow_encoder_keeps_its_history(tmp_path):
+    """A mist-encoder-v1 file (e.g. the shipped proxy-pretrained I3D) imports as is, and the
+    meta it was written with travels along as `origin`."""
+    torch.manual_seed(2)
+    source = tmp_path / "shipped.pt"
+    save_encoder(source, build_encoder("i3d", 8),
+                 {"source": "proxy", "seed": 0, "val_accuracy": 0.9})
+    out = tmp_path / "i3d_vanilla.pt"
+    make_vanilla_encoder(out, arch="i3d", weights=source, seed=0, threads=1)
+    model, stored = load_encoder(out)
+    assert stored["source"] == "imported" and stored["format"] == "mist-encoder-v1"
+    assert stored["origin"] == {"source": "proxy", "seed": 0, "val_accuracy": 0.9}
+    assert model.num_classes == 8 and stored["head"] == "loaded"
+    original = load_encoder(source)[0].state_dict()
+    assert state_dict_sha256(model.state_dict()) == state_dict_sha256(original)
 
 
 def test_corrupt_weights_file_is_an_input_error_naming_it(tmp_path, capsys):

@@ -1,16 +1,18 @@
-"""The ablation table (mist_steps.ablations) and the seed summary (mist_steps.seeds) on
-hand-written evaluation JSONs with hand-computed results."""
+"""The ablation table (mist_steps.ablations) and the seed and robustness summaries
+(mist_steps.seeds) on hand-written evaluation JSONs with hand-computed results."""
 
 from __future__ import annotations
 
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from mist_steps import ablations, seeds
 from mist_steps.ablations import ablation_table
 from mist_steps.errors import InputError
+from mist_steps.features_io import FeatureWriter
 from mist_steps.seeds import seed_summary
 
 
@@ -142,15 +144,48 @@ def test_seed_summary_by_hand(tmp_path, runs):
     assert result["mist_std"] == pytest.approx(0.0003 ** 0.5)
     rows = _csv(out)
     assert tuple(rows[0]) == seeds.COLUMNS
-    assert [r["seed"] for r in rows] == ["0", "1", "2", "mean", "std"]
+    assert [r["seed"] for r in rows] == ["0", "1", "2", "mean", "std", "min", "max"]
     assert rows[1] == {"seed": "1", "generator_auc": "0.72", "mist_auc": "0.78", "gain": "0.06"}
     assert rows[3] == {"seed": "mean", "generator_auc": "0.7", "mist_auc": "0.76", "gain": "0.06"}
     assert rows[4] == {"seed": "std", "generator_auc": "0.02", "mist_auc": "0.0173",
                        "gain": "0.01"}
+    assert rows[5] == {"seed": "min", "generator_auc": "0.68", "mist_auc": "0.75", "gain": "0.05"}
+    assert rows[6] == {"seed": "max", "generator_auc": "0.72", "mist_auc": "0.78", "gain": "0.07"}
     lines = md.read_text().splitlines()
-    assert lines[0].startswith("| Seed | Generator AUC (%)") and len(lines) == 6
+    assert lines[0] == "| Seed | Generator AUC (%) | MIST AUC (%) | Gain (points) |"
+    assert len(lines) == 7
     assert lines[2] == "| 0 | 70.0 | 75.0 | +5.0 |"
-    assert lines[-1] == "| mean ± std (3 seeds) | 70.0 ± 2.0 | 76.0 ± 1.7 | +6.0 ± 1.0 |"
+    assert lines[-2] == "| mean ± std (3 seeds) | 70.0 ± 2.0 | 76.0 ± 1.7 | +6.0 ± 1.0 |"
+    assert lines[-1] == "| min – max | 68.0 – 72.0 | 75.0 – 78.0 | +5.0 – +7.0 |"
+
+
+def test_robustness_table_with_feature_collapse(tmp_path, runs):
+    """The robustness table's form: an encoder-seed label and each seed's top-5 PC share."""
+    rng = np.random.default_rng(0)
+    files = []
+    for i, spread in enumerate([np.ones(16), np.r_[np.ones(5) * 100.0, np.ones(11) * 1e-3],
+                                np.r_[np.ones(5), np.zeros(11)]]):
+        path = tmp_path / f"features{i}.h5"
+        attrs = {"encoder": "i3d", "weights_sha256": "0" * 64, "crop_mode": "center",
+                 "input_size": 64, "feature": "feature"}
+        with FeatureWriter(path, attrs, dtype="float32") as w:
+            for v in range(3):
+                x = rng.standard_normal((40, 2, 16)).astype(np.float32) * spread
+                w.add(f"v{v}", x, fps=25.0, frame_count=640, n_frames_decoded=640)
+        files.append(path)
+    out, md = tmp_path / "rob.csv", tmp_path / "rob.md"
+    result = seed_summary(*runs, out, md, seeds=[0, 1, 2], label="Encoder seed", features=files)
+    share = result["pc_share"]
+    # isotropic 16-d: ~5/16 (sampling noise); 5 strong directions: ~1; 5 non-zero dims: 1
+    assert 0.3 < share[0] < 0.55 and share[1] > 0.999 and share[2] == pytest.approx(1.0)
+    rows = _csv(out)
+    assert tuple(rows[0]) == seeds.COLUMNS + ("top5_pc_share",)
+    lines = md.read_text().splitlines()
+    assert lines[0] == ("| Encoder seed | Generator AUC (%) | MIST AUC (%) | Gain (points) "
+                        "| Top-5 PC variance (%) |")
+    assert lines[4].startswith("| 2 | 68.0 | 75.0 | +7.0 | 100.0 |")
+    with pytest.raises(InputError, match="2 features file"):
+        seed_summary(*runs, out, features=files[:2])
 
 
 def test_single_seed_has_zero_std(tmp_path, runs):
@@ -183,7 +218,7 @@ def test_seed_cli(tmp_path, runs, capsys):
     out, md = tmp_path / "s.csv", tmp_path / "s.md"
     seeds.main(["--generator", *map(str, gen), "--mist", *map(str, mist), "--seeds", "3", "4",
                 "5", "--out", str(out), "--md", str(md)])
-    assert [r["seed"] for r in _csv(out)] == ["3", "4", "5", "mean", "std"]
+    assert [r["seed"] for r in _csv(out)] == ["3", "4", "5", "mean", "std", "min", "max"]
     assert md.read_text().splitlines()[2].startswith("| 3 | 70.0 |")
     with pytest.raises(SystemExit) as exit_:
         seeds.main(["--help"])

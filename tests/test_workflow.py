@@ -28,6 +28,69 @@ def test_dry_run_builds_the_default_dag(tmp_path):
     assert "make_synth" in run.stdout and "index_dataset" in run.stdout
 
 
+def _commands(run, step):
+    return [line for line in run.stdout.splitlines() if f"python -m mist_steps.{step} " in line]
+
+
+def test_robustness_table_runs_one_pipeline_per_encoder_seed(tmp_path):
+    write_config(tmp_path, load_config(tiny=True, overrides={"encoder_seeds": [0, 3]}))
+    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
+    assert run.returncode == 0, run.stderr
+    # seed 0 is how the tiny default encoder is made: the default run is that row
+    pretrain = _commands(run, "pretrain")
+    assert len(pretrain) == 2
+    assert any("--out results/encoders/i3d_vanilla.pt " in c and "--seed 0 " in c for c in pretrain)
+    assert any("--out results/encoders/i3d_vanilla-enc3.pt " in c and "--seed 3 " in c
+               and "--steps 2 " in c for c in pretrain)
+    # each encoder has its own features, generator, fine-tuning; the benchmark is shared
+    assert len(_commands(run, "synth")) == 1
+    assert len(_commands(run, "finetune")) == 2
+    assert any("--encoder results/encoders/i3d_vanilla-enc3.pt" in c
+               and "--out results/synth_i3d-enc3/shards/vanilla_0.h5" in c
+               for c in _commands(run, "extract shard"))
+    assert any("--features results/synth_i3d-enc3/features_vanilla.h5" in c
+               for c in _commands(run, "generator train"))
+    assert any("--encoder results/encoders/i3d_vanilla-enc3.pt" in c
+               and "--pseudo-labels results/synth_i3d-enc3/pseudo_labels.h5" in c
+               for c in _commands(run, "finetune"))
+    (table,) = _commands(run, "seeds")
+    assert "results/synth_i3d-enc3_auc.json" in table and "--label 'Encoder seed'" in table
+    assert "--features results/synth_i3d/features_vanilla.h5 results/synth_i3d-enc3/" in table
+    # the shipped encoder stands for seed 0 when it records config.yaml's recipe ...
+    write_config(tmp_path, load_config(tiny=False, overrides={"encoder_seeds": [0, 1]}))
+    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
+    assert run.returncode == 0, run.stderr
+    outs = sorted(re.search(r"--out (\S+)", c)[1] for c in _commands(run, "pretrain"))
+    # the default's import, enc1's pretraining, no enc0 pretraining
+    assert outs == ["results/encoders/i3d_vanilla-enc1.pt", "results/encoders/i3d_vanilla.pt"]
+    (table,) = _commands(run, "seeds")
+    assert "--mist results/synth_i3d_auc.json results/synth_i3d-enc1_auc.json" in table
+    # ... and not when the recipe differs (here the tiny one): then seed 0 gets its own run
+    config = load_config(tiny=True, overrides={"encoder_seeds": [0]})
+    config["encoders"]["i3d"]["weights"] = str(REPO / "resources/encoders/i3d_proxy_seed0.pt")
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
+    assert run.returncode == 0, run.stderr
+    (pretrain,) = _commands(run, "pretrain")
+    assert "--out results/encoders/i3d_vanilla-enc0.pt " in pretrain and "--weights" not in pretrain
+
+
+def test_a_second_synthetic_benchmark_renders_its_own_settings(tmp_path):
+    write_config(tmp_path, load_config(tiny=True))
+    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/wide_i3d_auc.json")
+    assert run.returncode == 0, run.stderr
+    (render,) = _commands(run, "synth")
+    assert "--out results/wide/data " in render
+    # config.yaml's `wide` overrides seed, width, fps, crowd and look-alikes; the rest (here the
+    # tiny sizes) comes from the synth section
+    for flag in ("--seed 1 ", "--width 128 ", "--fps 30 ", "--crowd 0.6 ", "--hard-negatives 0.3 ",
+                 "--height 48 ", "--train-normal 3 "):
+        assert flag in render, flag
+    assert "logs/wide/make_synth.log" in render
+    (index,) = _commands(run, "datasets")
+    assert "--root results/wide/data/videos" in index
+
+
 def test_bad_video_policy_reaches_every_step_that_opens_videos(tmp_path):
     write_config(tmp_path, load_config(tiny=True, overrides={"extract": {"on_bad_video": "skip"}}))
     run = snakemake(tmp_path, "-n", "--printshellcmds")

@@ -32,7 +32,7 @@ def load_config(tiny: bool = True, overrides: dict | None = None) -> dict:
     if tiny:
         config = merge(config, yaml.safe_load(TINY_CONFIG.read_text()))
     config = merge(config, overrides or {})
-    for entry in config["datasets"].values():
+    for entry in [*config["datasets"].values(), *config["encoders"].values()]:
         for key, value in entry.items():
             if isinstance(value, str) and value.startswith("resources/"):
                 entry[key] = str(REPO / value)
