@@ -8,7 +8,7 @@ The i-th generator JSON and the i-th MIST JSON (:mod:`mist_steps.evaluate` outpu
 the same seed; both lists must have the same length and every AUC must be defined. With
 ``features`` (one vanilla features file per seed) a column gives how collapsed each seed's
 features are: the share of their variance in the top 5 principal components
-(:func:`mist_steps.feature_stats.top_pc_share`, training videos).
+(:func:`mist_steps.feature_stats.top_pc_share`, every clip of the file).
 
 Output CSV (atomic), columns ``seed, generator_auc, mist_auc, gain`` (gain = MIST AUC -
 generator AUC; then ``top5_pc_share`` with features): one row per seed in the given order,

@@ -1,5 +1,6 @@
 rule pretrain_encoder:
-    """The vanilla encoder: public weights imported, or pretrained on the synthetic proxy."""
+    """The vanilla encoder: public (or shipped) weights imported, or pretrained on the
+    synthetic proxy; a variant that changes the encoder (enc<N>) gets its own."""
     input:
         weights=lambda wildcards: encoder_settings(
             wildcards.encoder, wildcards.variant
