@@ -412,12 +412,6 @@ def default_encoder_seed(encoder):
     return meta.get("seed") if same else None
 
 
-def encoder_seed_variant(encoder, seed):
-    """The variant whose vanilla encoder is proxy-pretrained with `seed` (the default run
-    itself when its encoder is that seed's, see default_encoder_seed)."""
-    return "" if default_encoder_seed(encoder) == seed else f"-enc{seed}"
-
-
 def encoder_seeds(dataset):
     return dataset_config(dataset).get("encoder_seeds", config["encoder_seeds"])
 
@@ -425,8 +419,11 @@ def encoder_seeds(dataset):
 def robustness_inputs(wildcards):
     """Per encoder seed: the generator and MIST metrics and the vanilla features."""
     run = f"results/{wildcards.dataset}_{wildcards.encoder}"
+    # enc<N> for each seed, or the default run itself for the seed its encoder is made with
+    # (read once: it may load the shipped encoder file)
+    default_seed = default_encoder_seed(wildcards.encoder)
     tags = [
-        encoder_seed_variant(wildcards.encoder, seed)
+        "" if seed == default_seed else f"-enc{seed}"
         for seed in encoder_seeds(wildcards.dataset)
     ]
     return {

@@ -1,10 +1,10 @@
 rule make_synth:
     """Render a synthetic surveillance benchmark in UCF-Crime's layout."""
     output:
-        videos=directory("results/{dataset}/data/videos"),
-        train_list="results/{dataset}/data/Anomaly_Train.txt",
-        test_annotations="results/{dataset}/data/Temporal_Anomaly_Annotation.txt",
-        boxes="results/{dataset}/data/anomaly_boxes.csv",
+        videos=directory(f"{synth_data('{dataset}')}/videos"),
+        train_list=f"{synth_data('{dataset}')}/Anomaly_Train.txt",
+        test_annotations=f"{synth_data('{dataset}')}/Temporal_Anomaly_Annotation.txt",
+        boxes=f"{synth_data('{dataset}')}/anomaly_boxes.csv",
     log:
         "logs/{dataset}/make_synth.log",
     benchmark:

@@ -95,8 +95,8 @@ def test_bad_video_policy_reaches_every_step_that_opens_videos(tmp_path):
     write_config(tmp_path, load_config(tiny=True, overrides={"extract": {"on_bad_video": "skip"}}))
     run = snakemake(tmp_path, "-n", "--printshellcmds")
     assert run.returncode == 0, run.stderr
-    for step in ("mist_steps.datasets", "mist_steps.extract shard", "mist_steps.score_mist"):
-        commands = [line for line in run.stdout.splitlines() if f"python -m {step} " in line]
+    for step in ("datasets", "extract shard", "score_mist"):
+        commands = _commands(run, step)
         assert commands and all("--on-bad-video skip" in c for c in commands), step
 
 
