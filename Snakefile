@@ -30,8 +30,9 @@ wildcard_constraints:
     encoder="i3d|c3d",
     shard="[0-9]+",
     model="vanilla|mist",
-    # "" for the default run, "-<name>" for a variant of config `variants` (or seed<N>).
-    variant="(-[a-z][a-z0-9]*)?",
+    # "" for the default run, "-<name>" for a variant of config `variants` (or seed<N>,
+    # enc<N>), or several joined: "-enc1-officialclips".
+    variant="(-[a-z][a-z0-9]*)*",
 
 
 include: "rules/common.smk"

@@ -49,11 +49,8 @@ def encoder_config(name):
     return config["encoders"][name]
 
 
-def variant_overrides(variant):
-    """The overrides of variant `variant` ("" for the default run, else "-<name>")."""
-    name = variant[1:]
-    if not name:
-        return {}
+def _part_overrides(name):
+    """The overrides of one variant name: configured, seed<N> or enc<N>."""
     if name in config["variants"]:
         return config["variants"][name]
     seed = re.fullmatch(r"seed([0-9]+)", name)
@@ -68,6 +65,42 @@ def variant_overrides(variant):
     raise WorkflowError(
         f"unknown variant '{name}': config.yaml `variants:` has "
         f"{', '.join(sorted(config['variants']))} (and seed<N>, enc<N> for any N)"
+    )
+
+
+def _merge(base, extra):
+    """`extra` over `base`, mappings merged key by key (a later part wins)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def variant_parts(variant):
+    """The names a variant combines: "-enc1-officialclips" -> ["enc1", "officialclips"]."""
+    return [part for part in variant.split("-") if part]
+
+
+def variant_overrides(variant):
+    """The overrides of variant `variant` ("" for the default run, else "-<name>" or
+    names joined by "-", e.g. "-enc1-officialclips": their overrides merged in order).
+    """
+    out = {}
+    for part in variant_parts(variant):
+        out = _merge(out, _part_overrides(part))
+    return out
+
+
+def variant_subset(variant, sections):
+    """The parts of `variant` that override any of `sections`, as a variant suffix: the
+    runs whose artifacts of those stages a combined variant shares."""
+    return "".join(
+        f"-{part}"
+        for part in variant_parts(variant)
+        if set(sections) & set(_part_overrides(part))
     )
 
 
@@ -90,10 +123,10 @@ def pretrain_setting(wildcards, key):
 
 
 def encoder_tag(variant):
-    """The variant's suffix on encoder and feature paths: its own only when it changes the
-    vanilla encoder, so every other variant shares the default run's encoder and features.
-    """
-    return variant if "encoder" in variant_overrides(variant) else ""
+    """The variant's suffix on encoder and feature paths: its own (its encoder-changing
+    parts) only when it changes the vanilla encoder, so every other variant shares the
+    default run's encoder and features."""
+    return variant_subset(variant, ["encoder"])
 
 
 def vanilla_encoder(wildcards):
@@ -107,10 +140,9 @@ def stage1_features_kind(variant):
 def stage1_run(wildcards):
     """Folder of the stage-I artifacts a run uses: the default run's unless the variant
     changes stage I, so e.g. the stage-II ablations share one generator."""
-    own = {"generator", "pseudo_labels", "stage1_features", "encoder"} & set(
-        variant_overrides(wildcards.variant)
+    variant = variant_subset(
+        wildcards.variant, ["generator", "pseudo_labels", "stage1_features", "encoder"]
     )
-    variant = wildcards.variant if own else ""
     return f"results/{wildcards.dataset}_{wildcards.encoder}{variant}"
 
 
@@ -417,17 +449,25 @@ def encoder_seeds(dataset):
 
 
 def robustness_inputs(wildcards):
-    """Per encoder seed: the generator and MIST metrics and the vanilla features."""
+    """Per encoder seed: the generator and MIST metrics and the vanilla features, of the
+    default recipe or (a variant's table) of the variant run on each encoder seed."""
+    if encoder_tag(wildcards.variant):
+        raise WorkflowError(
+            f"results/robustness/{wildcards.dataset}_{wildcards.encoder}"
+            f"{wildcards.variant}: the robustness table pretrains its own encoders "
+            f"(enc<N>); a variant that sets the encoder cannot be run on them"
+        )
     run = f"results/{wildcards.dataset}_{wildcards.encoder}"
     # enc<N> for each seed, or the default run itself for the seed its encoder is made with
     # (read once: it may load the shipped encoder file)
     default_seed = default_encoder_seed(wildcards.encoder)
-    tags = [
+    encoders = [
         "" if seed == default_seed else f"-enc{seed}"
         for seed in encoder_seeds(wildcards.dataset)
     ]
+    tags = [tag + wildcards.variant for tag in encoders]
     return {
         "generator": [f"{run}{tag}_generator_auc.json" for tag in tags],
         "mist": [f"{run}{tag}_auc.json" for tag in tags],
-        "features": [f"{run}{tag}/features_vanilla.h5" for tag in tags],
+        "features": [f"{run}{tag}/features_vanilla.h5" for tag in encoders],
     }

@@ -138,14 +138,15 @@ rule seed_table:
 rule robustness_table:
     """Generator-only vs MIST AUC over vanilla encoders pretrained with config
     `encoder_seeds` (each its own features, stage I and stage II), with their features'
-    collapse (top-5 PC variance share)."""
+    collapse (top-5 PC variance share); with a variant, that variant on every encoder.
+    """
     input:
         unpack(robustness_inputs),
     output:
-        csv="results/robustness/{dataset}_{encoder}.csv",
-        md="results/robustness/{dataset}_{encoder}.md",
+        csv="results/robustness/{dataset}_{encoder}{variant}.csv",
+        md="results/robustness/{dataset}_{encoder}{variant}.md",
     log:
-        "logs/{dataset}_{encoder}/robustness_table.log",
+        "logs/{dataset}_{encoder}{variant}/robustness_table.log",
     conda:
         "../environment.yml"
     threads: 1

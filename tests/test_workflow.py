@@ -75,6 +75,35 @@ def test_robustness_table_runs_one_pipeline_per_encoder_seed(tmp_path):
     assert "--out results/encoders/i3d_vanilla-enc0.pt " in pretrain and "--weights" not in pretrain
 
 
+def test_combined_variant_shares_the_stages_its_parts_leave_alone(tmp_path):
+    write_config(tmp_path, load_config(tiny=True, overrides={"encoder_seeds": [0, 3]}))
+    run = snakemake(tmp_path, "-n", "--printshellcmds",
+                    "results/robustness/synth_i3d-officialclips.md")
+    assert run.returncode == 0, run.stderr
+    # enc3-officialclips: enc3's encoder, features, generator and pseudo labels; its own
+    # fine-tuning with officialclips' settings
+    assert len(_commands(run, "pretrain")) == 2
+    assert len(_commands(run, "extract shard")) == 2 * 2  # two encoders, two shards each
+    assert len(_commands(run, "generator train")) == 2
+    tuned = _commands(run, "finetune")
+    assert len(tuned) == 2
+    (enc3,) = [c for c in tuned if "results/synth_i3d-enc3-officialclips/" in c]
+    assert "--encoder results/encoders/i3d_vanilla-enc3.pt" in enc3
+    assert "--pseudo-labels results/synth_i3d-enc3/pseudo_labels.h5" in enc3
+    assert "--sampling uniform" in enc3 and "--lr-schedule constant" in enc3
+    assert "--grad-clip 20.0" in enc3
+    (table,) = _commands(run, "seeds")
+    assert ("--mist results/synth_i3d-officialclips_auc.json "
+            "results/synth_i3d-enc3-officialclips_auc.json") in table
+    assert "--features results/synth_i3d/features_vanilla.h5 results/synth_i3d-enc3/" in table
+    # a variant that sets the encoder has no place on the table's own encoders
+    run = snakemake(tmp_path, "-n", "results/robustness/synth_i3d-enc2.md")
+    assert run.returncode != 0
+    assert "pretrains its own encoders" in run.stdout + run.stderr
+    run = snakemake(tmp_path, "-n", "results/synth_i3d-enc2-nosuch_auc.json")
+    assert run.returncode != 0 and "unknown variant 'nosuch'" in run.stdout + run.stderr
+
+
 def test_a_second_synthetic_benchmark_renders_its_own_settings(tmp_path):
     write_config(tmp_path, load_config(tiny=True))
     run = snakemake(tmp_path, "-n", "--printshellcmds", "results/wide_i3d_auc.json")
