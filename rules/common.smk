@@ -111,11 +111,9 @@ def section(name, variant=""):
 
 def encoder_settings(encoder, variant=""):
     """encoders.<encoder> with the variant's `encoder` overrides (weights, pretrain keys)."""
-    base = encoder_config(encoder)
-    own = variant_overrides(variant).get("encoder", {})
-    merged = {**base, **own}
-    merged["pretrain"] = {**base["pretrain"], **own.get("pretrain", {})}
-    return merged
+    return _merge(
+        encoder_config(encoder), variant_overrides(variant).get("encoder", {})
+    )
 
 
 def pretrain_setting(wildcards, key):
