@@ -1,6 +1,18 @@
 # MIST: Multiple Instance Self-Training for weakly supervised video anomaly detection
-# (Feng, Hong & Zheng, CVPR 2021) as a workflow of cached stages. Wiring only: the work is
-# done by the step modules in mist_steps/, each rule passing its config values as params.
+# (Feng, Hong & Zheng, CVPR 2021) as a workflow of cached stages. Wiring only: every rule runs
+# `python -m mist_steps.steps.<rule name>`, passing its config values as params.
+#
+# The chain behind results/synth_i3d_auc.json (rules/<file>.smk: rule -> what it writes):
+#   synth.smk     make_synth         the rendered benchmark videos and annotations
+#   datasets.smk  index_dataset      videos.csv + ground_truth.h5
+#   encoders.smk  pretrain_encoder   the vanilla encoder (here: the shipped one, imported)
+#   features.smk  extract_shard      snippet features per shard -> gather_features: one file
+#   stage1.smk    train_generator    the MIL generator G -> pseudo_labels (abnormal training videos)
+#                 score_generator    G's test scores -> evaluate_generator (stage-I AUC)
+#   stage2.smk    finetune           the encoder with SGA on the pseudo labels
+#                 score_mist         its test scores -> evaluate_mist (the AUC)
+# Step modules (mist_steps/steps/) orchestrate building blocks: models/, formats/, training/,
+# data/, synth/, inference/, evaluation/, viz/.
 import os
 import sys
 
@@ -18,7 +30,7 @@ from mist_steps.config_schema import validate_config
 validate_config(config, f"{workflow.basedir}/schemas/config.schema.yaml")
 
 
-# Jobs run `python -m mist_steps.<step>`: make the package importable for them even where it
+# Jobs run `python -m mist_steps.steps.<rule>`: make the package importable for them even where it
 # was not pip-installed (`--sdm conda`, cluster nodes). Also bash strict mode, as by default.
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH={workflow.basedir:q}${{PYTHONPATH:+:$PYTHONPATH}}; "

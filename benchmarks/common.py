@@ -127,11 +127,12 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
 # -- inputs -------------------------------------------------------------------------------------
 def render_synth_video(path: Path, n_frames: int, size: int = SYNTH_FRAME, *, index: int = 1,
                        cls: str = "Fighting", split: str = "train") -> int:
-    """One video of the synthetic benchmark's renderer (mist_steps.synth), ``n_frames`` long
+    """One video of the synthetic benchmark's renderer (mist_steps.synth.scene), ``n_frames`` long
     (at least 40 for an anomalous class; lengths that are multiples of 16 get one frame less,
     as the benchmark renders them), square ``size``. Returns the number of frames written."""
-    from mist_steps.synth import encode_video, pick_codec
-    from mist_steps.synth_scene import iter_frames, plan_video
+    from mist_steps.synth.benchmark import encode_video, pick_codec
+    from mist_steps.synth.plan import plan_video
+    from mist_steps.synth.scene import iter_frames
 
     spec = plan_video(0, split, cls, index, min_frames=n_frames, max_frames=n_frames,
                       height=size, width=size, zoom=2.5, crowd=0.5, hard_negatives=0.2)
@@ -168,7 +169,8 @@ def calibrate(model: torch.nn.Module, batches: Sequence[torch.Tensor]) -> None:
 def random_encoder(path: Path, arch: str, clips: Sequence[torch.Tensor], seed: int = 0):
     """A random-weight encoder calibrated on ``clips`` (encoder input batches), saved in the
     workflow's encoder format at ``path``; returns the model."""
-    from mist_steps.encoders import build_encoder, save_encoder
+    from mist_steps.formats.encoder_file import save_encoder
+    from mist_steps.models import build_encoder
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -181,7 +183,8 @@ def random_encoder(path: Path, arch: str, clips: Sequence[torch.Tensor], seed: i
 def snippet_batches_of(video: Path, prep, batch: int) -> tuple[list[torch.Tensor], int]:
     """The video's snippets as encoder input in full batches (the last one zero-padded, as
     extraction pads it), and the number of snippets."""
-    from mist_steps.video import SnippetReader, open_video
+    from mist_steps.data.snippets import SnippetReader
+    from mist_steps.data.video import open_video
 
     snippets = list(SnippetReader(open_video(video), transform=prep.frame_resizer()))
     return [prep.clips(snippets[i:i + batch], pad_to=batch)

@@ -8,7 +8,8 @@ Suite entries P1 and P2 (``python -m benchmarks``), and a detailed report of its
 
 (``python benchmarks/extract_throughput.py ...`` works too.)
 
-1. P1, throughput: clips/s of the full extraction path (``mist_steps.extract.extract_shard``:
+1. P1, throughput: clips/s of the full extraction path
+(``mist_steps.steps.extract_shard.extract_shard``:
    decode + resize/crop/normalize + encoder + HDF5 write, timed from the start of decoding to
    the last write; the one-time encoder load is shown apart) on a video of the synthetic
    benchmark's renderer (96x96 frames, as the default dataset), against the encoder alone on
@@ -65,8 +66,8 @@ from benchmarks.common import (
     write_index,
 )
 from mist_steps import SNIPPET_LEN
-from mist_steps.extract import extract_shard
-from mist_steps.preprocess import CROP_MODES, Preprocess
+from mist_steps.data.preprocess import CROP_MODES, Preprocess
+from mist_steps.steps.extract_shard import extract_shard
 
 
 @dataclass

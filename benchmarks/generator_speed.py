@@ -11,13 +11,14 @@ Random features shaped like UCF-Crime's: 1610 training videos (800 normal, 810 a
 post-ReLU-like values, stored float16 as the extraction writes them. ``--scale`` shrinks
 the video counts for a quick look (the per-step cost does not depend on them).
 
-It runs the real step (:func:`mist_steps.generator.train_generator`, default settings:
+It runs the real step (:func:`mist_steps.steps.train_generator.train_generator`, default settings:
 L = 32 sub-bags of T clips, 40 + 40 videos per step, Adagrad) for ``--steps`` steps, then
 reports: the one-time cost (hashing + loading the features), the median seconds per step
 (after 5 warm-up steps) and steps/s, and the extrapolated time of full trainings: 3001 steps
 (the official script's 3001 epochs, one batch per epoch on ShanghaiTech) and 60 020 steps
 (3001 epochs of 800 // 40 = 20 batches, what that script would run on UCF-Crime). With
-scoring on, it also times :func:`~mist_steps.generator.score_videos` over the test videos.
+scoring on, it also times :func:`~mist_steps.steps.score_generator.score_videos` over the test
+videos.
 Not a test: the numbers depend on the machine and its load. (``python
 benchmarks/generator_speed.py ...`` works too.) The suite (``python -m benchmarks``) compares
 the same step function with a plain PyTorch loop instead: :mod:`benchmarks.training`.
@@ -37,8 +38,9 @@ import numpy as np
 import pandas as pd
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.features_io import FeatureWriter
-from mist_steps.generator import score_videos, train_generator
+from mist_steps.formats.features import FeatureWriter
+from mist_steps.steps.score_generator import score_videos
+from mist_steps.steps.train_generator import train_generator
 
 UCF = {"train_normal": 800, "train_abnormal": 810, "test_normal": 150, "test_abnormal": 140}
 RUN_ATTRS = {"encoder": "random", "weights_sha256": "0" * 64, "crop_mode": "center",

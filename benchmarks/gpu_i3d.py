@@ -11,11 +11,12 @@ Figures (a clip = one 16-frame snippet in one crop, I3D at 224 x 224):
    for comparison, fp32 with the deterministic cuDNN settings extraction uses today;
    clips/s from CUDA events over ``--seconds`` after a warm-up. Goal >= 5,000 clips/s: UCF-Crime
    with 10 crops (about 8.7 M snippet forwards) in under 30 minutes.
-2. the same bf16 model fed by the real decoding path (:func:`mist_steps.snippet_stream.
+2. the same bf16 model fed by the real decoding path (:func:`mist_steps.data.snippet_stream.
    stream_rows`: background decoding and resizing, ten crops cut and normalised on the GPU)
    over synthetic H.264 videos at UCF-Crime's 240x320: clips/s, and the share of the wall
    time the GPU is idle, i.e. waiting on decode (1 - GPU busy time from CUDA events / wall).
-3. extraction as it runs today (:func:`mist_steps.extract.extract_shard`, fp32, ten crops,
+3. extraction as it runs today (:func:`mist_steps.steps.extract_shard.extract_shard`, fp32, ten
+crops,
    224 px) on the same videos: clips/s and the share of its streaming time not spent in the
    encoder.
 
@@ -134,9 +135,9 @@ def fed_by_decoding(model, index_csv: Path, batch_snippets: int, threads: int,
                     dev: torch.device, size: int = SIZE) -> dict:
     """The bf16 / channels_last_3d model fed by the real decoding path, ten crops: clips/s
     and the share of the wall time the GPU waits (module docstring)."""
-    from mist_steps.preprocess import Preprocess
-    from mist_steps.snippet_stream import stream_rows
-    from mist_steps.video import read_video_table
+    from mist_steps.data.preprocess import Preprocess
+    from mist_steps.data.snippet_stream import stream_rows
+    from mist_steps.data.video_table import read_video_table
 
     prep = Preprocess("i3d", size, "ten")
     model = model.to(dev).to(memory_format=torch.channels_last_3d)
@@ -175,8 +176,8 @@ def run(tmp: Path, *, seconds: float = 10.0, batch: int = 128, videos: int = 6,
         size: int = SIZE) -> dict:
     """All P5 figures (module docstring); ``device`` "cpu" (with a small ``size``) only
     checks the code paths."""
-    from mist_steps.encoders import build_encoder
-    from mist_steps.extract import extract_shard
+    from mist_steps.models import build_encoder
+    from mist_steps.steps.extract_shard import extract_shard
 
     dev = torch.device(device)
     threads = threads or min(16, os.cpu_count() or 1)

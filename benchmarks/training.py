@@ -4,7 +4,8 @@ Suite entries (``python -m benchmarks``): the real step functions against a plai
 written here, doing the same work, timed in turns (:func:`benchmarks.common.side_by_side`);
 goal ratio >= 0.9.
 
-**Generator (stage I)**: steps/s of :func:`mist_steps.generator.train_generator` on random
+**Generator (stage I)**: steps/s of :func:`mist_steps.steps.train_generator.train_generator` on
+random
 float16 features shaped like the synthetic default's training set (32 normal + 32 abnormal
 videos of 10-30 clips, D = 1024; the step's defaults: L = 32 sub-bags of T = 4 clips, 40 + 40
 videos a step, Adagrad, one thread), counted as steps / (wall time - the same call's set-up,
@@ -16,16 +17,17 @@ each by sparse continuous sampling, score each **distinct** sampled clip of a vi
 spread its score over the slots it fills (as the step's ``_Batcher`` does: "same work" means
 the same forward and backward passes over the same rows, not the 32 x T slots of every video),
 Eq. 7 of the paper, backward, gradient-norm clip, Adagrad step. Same model
-(:func:`mist_steps.mil.build_generator`), same seed, same RNG draws, same torch settings
-(:func:`mist_steps.determinism.seeded_torch`): its losses equal the step's, which the suite
+(:func:`mist_steps.models.generator.build_generator`), same seed, same RNG draws, same torch
+settings
+(:func:`mist_steps.training.determinism.seeded_torch`): its losses equal the step's, which the suite
 checks and reports (``same losses``), so the two do the same arithmetic.
 
-**Fine-tuning (stage II)**: clips/s of :func:`mist_steps.finetune.finetune` (its summary:
+**Fine-tuning (stage II)**: clips/s of :func:`mist_steps.steps.finetune.finetune` (its summary:
 clips over the time of its epochs - decoding, augmenting and batching in its background
 threads included; loading the encoder and the per-epoch checkpoints are left out and the
 checkpoints' cost shown apart) on videos of the synthetic benchmark's renderer (96x96, 64-px
 input, batch 8, 3 clips per video, backbone not frozen, 2 threads), against the plain loop:
-the same :class:`~mist_steps.encoders.sga.MISTModel` on the same vanilla encoder, the same
+the same :class:`~mist_steps.models.sga.MISTModel` on the same vanilla encoder, the same
 number of batches of the same shape (uint8 clips [8, 16, 64, 64, 3] cut from the same videos
 before timing, half normal and half abnormal), normalised, forward, the two class-weighted
 cross-entropies, backward, gradient-norm clip, Adam. What the plain loop does not do is read
@@ -55,8 +57,9 @@ from benchmarks.common import (
     write_index,
 )
 from benchmarks.generator_speed import make_features
-from mist_steps.determinism import seeded_torch
-from mist_steps.mil import build_generator, sparse_continuous_indices
+from mist_steps.models.generator import build_generator
+from mist_steps.training.determinism import seeded_torch
+from mist_steps.training.mil import sparse_continuous_indices
 
 # -- stage I --------------------------------------------------------------------------------
 SYNTH_COUNTS = {"train_normal": 32, "train_abnormal": 32, "test_normal": 2, "test_abnormal": 2}
@@ -64,7 +67,8 @@ SYNTH_COUNTS = {"train_normal": 32, "train_abnormal": 32, "test_normal": 2, "tes
 
 @dataclass
 class GeneratorSetup:
-    """The generator's work per step (mist_steps.generator defaults) and the benchmark's size."""
+    """The generator's work per step (mist_steps.steps.train_generator defaults) and the
+    benchmark's size."""
 
     steps: int = 30
     checkpoint_every: int = 15
@@ -139,7 +143,7 @@ def generator_ratio(tmp: Path, g: GeneratorSetup, repeats: int, quick: bool = Fa
     closing plain run)."""
     import pandas as pd
 
-    from mist_steps.generator import train_generator
+    from mist_steps.steps.train_generator import train_generator
 
     folder = tmp / "generator"
     folder.mkdir(exist_ok=True)
@@ -218,8 +222,9 @@ def _ready_batches(videos_csv: Path, f: FinetuneSetup, arch: str) -> list[tuple]
     the videos' snippets, half normal and half abnormal, cut before any timing."""
     import pandas as pd
 
-    from mist_steps.preprocess import Preprocess, crop_snippet
-    from mist_steps.video import SnippetReader, open_video
+    from mist_steps.data.preprocess import Preprocess, crop_snippet
+    from mist_steps.data.snippets import SnippetReader
+    from mist_steps.data.video import open_video
 
     prep = Preprocess(arch, f.input_size)
     pools: dict[int, list[torch.Tensor]] = {0: [], 1: []}
@@ -237,9 +242,9 @@ def _ready_batches(videos_csv: Path, f: FinetuneSetup, arch: str) -> list[tuple]
 
 def plain_finetune_loop(encoder_pt: Path, batches: list[tuple], f: FinetuneSetup) -> float:
     """Clips/s of the same training arithmetic on ready uint8 batches (module docstring)."""
-    from mist_steps.encoders import load_encoder
-    from mist_steps.encoders.sga import MISTModel, weighted_cross_entropy
-    from mist_steps.preprocess import normalize
+    from mist_steps.data.preprocess import normalize
+    from mist_steps.formats.encoder_file import load_encoder
+    from mist_steps.models.sga import MISTModel, weighted_cross_entropy
 
     encoder, _ = load_encoder(encoder_pt)
     with seeded_torch(f.threads, f.seed):
@@ -263,8 +268,8 @@ def finetune_ratio(tmp: Path, f: FinetuneSetup, repeats: int, quick: bool = Fals
     """Clips/s of the real fine-tuning step over the plain loop's, in turns (``quick``: no
     warm-up, no closing plain run)."""
     from benchmarks.common import random_encoder
-    from mist_steps.finetune import finetune
-    from mist_steps.preprocess import normalize
+    from mist_steps.data.preprocess import normalize
+    from mist_steps.steps.finetune import finetune
 
     videos_csv = _training_videos(tmp, f)
     batches = _ready_batches(videos_csv, f, "i3d")

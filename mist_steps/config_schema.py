@@ -62,7 +62,9 @@ def problems(config: dict, schema: dict) -> list[str]:
 
 def validate_config(config: dict, schema_path: str | Path) -> None:
     """Validate with Snakemake's ``validate``; on failure raise :class:`ConfigError` listing each problem."""
-    from snakemake.utils import validate  # imported here: the step modules don't need snakemake
+    from snakemake.utils import (
+        validate,  # imported here: the step modules don't need snakemake
+    )
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     found = problems(config, schema)

@@ -3,10 +3,10 @@
 ``python -m mist_steps.score --model results/synth_i3d/encoder_mist.pt INPUT``
 
 ``INPUT`` is a video file, ``-`` (a video container arriving on standard input) or any URL
-FFmpeg opens (``rtsp://``, ``http://``, ``udp://``, ...); see :mod:`mist_steps.streams`. The
+FFmpeg opens (``rtsp://``, ``http://``, ``udp://``, ...); see :mod:`mist_steps.data.streams`. The
 frames are decoded as they arrive; every non-overlapping 16-frame snippet is scored as soon as
 its last frame is decoded, by the fine-tuned model exactly as the batch scoring step
-:mod:`mist_steps.score_mist` scores test videos (:class:`~mist_steps.mist_scorer.MISTScorer`:
+:mod:`mist_steps.steps.score_mist` scores test videos (:class:`~mist_steps.inference.mist_scorer.MISTScorer`:
 encoder, input size and attention come from the model file; one centre crop), and one JSON
 line per snippet goes to standard output, flushed at once::
 
@@ -53,14 +53,14 @@ from pathlib import Path
 import torch
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.atomic import atomic_path
-from mist_steps.errors import InputError, run_cli
-from mist_steps.mist_scorer import MISTScorer
-from mist_steps.streams import open_stream
-from mist_steps.video import SnippetReader
+from mist_steps.cli import run_cli
+from mist_steps.data.snippets import SnippetReader
+from mist_steps.data.streams import open_stream
+from mist_steps.errors import InputError
+from mist_steps.formats.atomic import atomic_path
+from mist_steps.inference.mist_scorer import MISTScorer
 
-log = logging.getLogger("mist_steps.score")
-
+log = logging.getLogger(__name__)
 FIELDS = ("snippet", "start_frame", "end_frame", "start_s", "end_s", "score", "alarm")
 
 

@@ -7,7 +7,7 @@ import shlex
 
 from snakemake.exceptions import WorkflowError
 
-from mist_steps.dataset_plan import expected_videos, missing_dataset_message
+from mist_steps.data.dataset_plan import expected_videos, missing_dataset_message
 
 # HDF5 locks every file it opens; on shared cluster filesystems (NFS, Lustre) locking
 # often fails ("unable to lock file"). No two jobs ever write one file (every output has

@@ -24,7 +24,7 @@ rule index_dataset:
         # "skip": an unreadable video is indexed with 0 frames; later steps list it as skipped
         on_bad_video=config["extract"]["on_bad_video"],
     shell:
-        "python -m mist_steps.datasets {params.sources} {params.check}"
+        "python -m mist_steps.steps.index_dataset {params.sources} {params.check}"
         " --on-bad-video {params.on_bad_video}"
         " --out-videos {output.videos:q} --out-ground-truth {output.ground_truth:q}"
         " > {log:q} 2>&1"

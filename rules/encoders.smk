@@ -29,7 +29,7 @@ rule pretrain_encoder:
         val_clips=lambda wildcards: pretrain_setting(wildcards, "val_clips"),
         seed=lambda wildcards: pretrain_setting(wildcards, "seed"),
     shell:
-        "python -m mist_steps.pretrain --arch {wildcards.encoder} --out {output.encoder:q}"
+        "python -m mist_steps.steps.pretrain_encoder --arch {wildcards.encoder} --out {output.encoder:q}"
         " {params.weights}"
         " --input-size {params.input_size} --steps {params.steps} --batch-size {params.batch_size}"
         " --lr {params.lr} --weight-decay {params.weight_decay} --val-clips {params.val_clips}"

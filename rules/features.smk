@@ -40,7 +40,7 @@ rule extract_shard:
         dtype=config["extract"]["dtype"],
         on_bad_video=config["extract"]["on_bad_video"],
     shell:
-        "python -m mist_steps.extract shard --videos {input.videos:q} --encoder {input.encoder:q}"
+        "python -m mist_steps.steps.extract_shard --videos {input.videos:q} --encoder {input.encoder:q}"
         " --out {output.features:q} --skipped-out {output.skipped:q}"
         " --shard-index {wildcards.shard} --num-shards {params.num_shards}"
         " --crop-mode {params.crop_mode} {params.input_size} --feature {params.feature}"
@@ -67,7 +67,7 @@ rule gather_features:
         mem_mb=2000,
         runtime=30,
     shell:
-        "python -m mist_steps.extract gather --out {output.features:q}"
+        "python -m mist_steps.steps.gather_features --out {output.features:q}"
         " --skipped-out {output.skipped:q} --shard-skipped {input.skipped:q}"
         " -- {input.features:q} > {log:q} 2>&1"
 
@@ -99,7 +99,7 @@ rule import_features:
         on_missing=config["extract"]["on_bad_video"],
         dtype=config["extract"]["dtype"],
     shell:
-        "python -m mist_steps.import_features --videos {input.videos:q}"
+        "python -m mist_steps.steps.import_features --videos {input.videos:q}"
         " --features {params.folder:q} --out {output.features:q} --encoder {wildcards.encoder}"
         " --crop-mode {params.crop_mode} --on-missing {params.on_missing}"
         " --skipped-out {output.skipped:q} --dtype {params.dtype} > {log:q} 2>&1"

@@ -1,6 +1,6 @@
 # The HTML report (`snakemake --report report.html`): figures of a run, its spatial explanation
 # and its ablation table, each output marked report() with a caption in report/*.rst. Wiring
-# only: mist_steps/plots.py draws the figures, mist_steps/explain.py the attention videos.
+# only: mist_steps/viz/ draws the figures and the attention videos.
 
 
 report: "../report/workflow.rst"
@@ -33,7 +33,7 @@ rule report_roc:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m mist_steps.plots roc --mist-scores {input.mist:q}"
+        "python -m mist_steps.steps.report_roc --mist-scores {input.mist:q}"
         " --generator-scores {input.generator:q} --ground-truth {input.ground_truth:q}"
         " --videos {input.videos:q}"
         " --run {wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
@@ -69,7 +69,7 @@ rule report_timelines:
         videos=" ".join(f"--video {shlex.quote(v)}" for v in config["report"]["videos"]),
         threshold=config["evaluate"]["threshold"],
     shell:
-        "python -m mist_steps.plots timelines --mist-scores {input.mist:q}"
+        "python -m mist_steps.steps.report_timelines --mist-scores {input.mist:q}"
         " --generator-scores {input.generator:q} --ground-truth {input.ground_truth:q}"
         " --videos {input.videos:q}"
         " --run {wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
@@ -99,7 +99,7 @@ rule report_losses:
         mem_mb=1000,
         runtime=10,
     shell:
-        "python -m mist_steps.plots losses --generator-loss {input.generator:q}"
+        "python -m mist_steps.steps.report_losses --generator-loss {input.generator:q}"
         " --finetune-loss {input.finetune:q}"
         " --run {wildcards.dataset}_{wildcards.encoder}{wildcards.variant}"
         " --out {output:q} > {log:q} 2>&1"
@@ -130,7 +130,7 @@ rule report_runtimes:
     params:
         bench=run_benchmarks,
     shell:
-        "python -m mist_steps.plots runtimes"
+        "python -m mist_steps.steps.report_runtimes"
         " --title 'Jobs behind {wildcards.dataset}_{wildcards.encoder}{wildcards.variant}'"
         " --out {output:q} {params.bench} > {log:q} 2>&1"
 
@@ -157,7 +157,7 @@ rule explain:
     params:
         flags=explain_flags,
     shell:
-        "python -m mist_steps.explain video --video {wildcards.video:q} {params.flags}"
+        "python -m mist_steps.steps.explain --video {wildcards.video:q} {params.flags}"
         " --out-mp4 {output.mp4:q} --out-png {output.png:q} > {log:q} 2>&1"
 
 
@@ -189,7 +189,7 @@ rule report_explain:
         flags=explain_flags,
         limit=config["report"]["explain_videos"],
     shell:
-        "python -m mist_steps.explain sheets --chosen {input.chosen:q} --limit {params.limit}"
+        "python -m mist_steps.steps.report_explain --chosen {input.chosen:q} --limit {params.limit}"
         " {params.flags} --out-dir {output:q} > {log:q} 2>&1"
 
 
@@ -218,7 +218,7 @@ rule attention_hits:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m mist_steps.explain hits --scores {input.scores:q} --videos {input.videos:q}"
+        "python -m mist_steps.steps.attention_hits --scores {input.scores:q} --videos {input.videos:q}"
         " --boxes {input.boxes:q} --out {output.json:q} --out-png {output.png:q}"
         " > {log:q} 2>&1"
 
@@ -251,7 +251,7 @@ rule report_ablations:
         mem_mb=1000,
         runtime=10,
     shell:
-        "python -m mist_steps.plots ablations --table {input:q}"
+        "python -m mist_steps.steps.report_ablations --table {input:q}"
         " --run {wildcards.dataset}_{wildcards.encoder} --out-html {output.html:q}"
         " --out {output.png:q} > {log:q} 2>&1"
 
@@ -276,4 +276,4 @@ rule report_contents:
         mem_mb=500,
         runtime=5,
     shell:
-        "python -m mist_steps.plots contents --out {output:q} {input:q} > {log:q} 2>&1"
+        "python -m mist_steps.steps.report_contents --out {output:q} {input:q} > {log:q} 2>&1"

@@ -52,7 +52,7 @@ rule train_generator:
             "checkpoint_every"
         ],
     shell:
-        "python -m mist_steps.generator train --features {input.features:q}"
+        "python -m mist_steps.steps.train_generator --features {input.features:q}"
         " --videos {input.videos:q} --out {output.generator:q} --loss-csv {output.loss:q}"
         " --steps {params.steps} --clips-per-bag {params.clips_per_bag}"
         " --sub-bags {params.sub_bags} --sampling {params.sampling} --loss {params.loss}"
@@ -86,7 +86,7 @@ rule pseudo_labels:
             "smooth_passes"
         ],
     shell:
-        "python -m mist_steps.pseudo_labels --generator {input.generator:q}"
+        "python -m mist_steps.steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
         " --window {params.window} --smooth-passes {params.smooth_passes}"
         " --threads {threads} > {log:q} 2>&1"
@@ -109,7 +109,7 @@ rule score_generator:
         mem_mb=4000,
         runtime=30,
     shell:
-        "python -m mist_steps.generator score --generator {input.generator:q}"
+        "python -m mist_steps.steps.score_generator --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
         " --split test --threads {threads} > {log:q} 2>&1"
 
@@ -135,7 +135,7 @@ rule evaluate_generator:
         threshold=config["evaluate"]["threshold"],
         extra=lambda wildcards: metrics_extra(wildcards, "generator"),
     shell:
-        "python -m mist_steps.evaluate --scores {input.scores:q}"
+        "python -m mist_steps.steps.evaluate_generator --scores {input.scores:q}"
         " --ground-truth {input.ground_truth:q} --videos {input.videos:q}"
         " --skipped {input.skipped:q} --threshold {params.threshold}"
         " --extra {params.extra:q} --out {output:q} > {log:q} 2>&1"

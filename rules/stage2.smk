@@ -25,7 +25,7 @@ rule finetune:
         ),
         flags=finetune_flags,
     shell:
-        "python -m mist_steps.finetune --encoder {input.encoder:q} --videos {input.videos:q}"
+        "python -m mist_steps.steps.finetune --encoder {input.encoder:q} --videos {input.videos:q}"
         " {params.pseudo_labels} --out {output.model:q} --loss-csv {output.loss:q}"
         " {params.flags} --threads {threads}"
         " --frame-cache-mb {resources.frame_cache_mb} > {log:q} 2>&1"
@@ -57,7 +57,7 @@ rule score_mist:
         on_bad_video=config["extract"]["on_bad_video"],
         threshold=config["evaluate"]["threshold"],
     shell:
-        "python -m mist_steps.score_mist --model {input.model:q} --videos {input.videos:q}"
+        "python -m mist_steps.steps.score_mist --model {input.model:q} --videos {input.videos:q}"
         " --out {output.scores:q} --csv {output.csv:q} --skipped {output.skipped:q}"
         " --split test --batch-size {params.batch_size} --threads {threads}"
         " --device {params.device} --on-bad-video {params.on_bad_video}"
@@ -85,7 +85,7 @@ rule evaluate_mist:
         threshold=config["evaluate"]["threshold"],
         extra=lambda wildcards: metrics_extra(wildcards, "mist"),
     shell:
-        "python -m mist_steps.evaluate --scores {input.scores:q}"
+        "python -m mist_steps.steps.evaluate_mist --scores {input.scores:q}"
         " --ground-truth {input.ground_truth:q} --videos {input.videos:q}"
         " --skipped {input.skipped:q} --threshold {params.threshold}"
         " --extra {params.extra:q} --out {output:q} > {log:q} 2>&1"
@@ -108,7 +108,7 @@ rule ablation_table:
     params:
         rows=ablation_rows,
     shell:
-        "python -m mist_steps.ablations --out {output:q} {params.rows}"
+        "python -m mist_steps.steps.ablation_table --out {output:q} {params.rows}"
         " --reference mist > {log:q} 2>&1"
 
 
@@ -131,7 +131,7 @@ rule seed_table:
     params:
         seeds=" ".join(str(seed) for seed in config["seeds"]),
     shell:
-        "python -m mist_steps.seeds --generator {input.generator:q} --mist {input.mist:q}"
+        "python -m mist_steps.steps.seed_table --generator {input.generator:q} --mist {input.mist:q}"
         " --seeds {params.seeds} --out {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
@@ -156,6 +156,6 @@ rule robustness_table:
     params:
         seeds=lambda wildcards: " ".join(map(str, encoder_seeds(wildcards.dataset))),
     shell:
-        "python -m mist_steps.seeds --generator {input.generator:q} --mist {input.mist:q}"
+        "python -m mist_steps.steps.robustness_table --generator {input.generator:q} --mist {input.mist:q}"
         " --features {input.features:q} --seeds {params.seeds} --label 'Encoder seed'"
         " --out {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

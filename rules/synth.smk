@@ -40,7 +40,7 @@ rule make_synth:
         crf=lambda wildcards: synth_render(wildcards.dataset)["crf"],
         classes=lambda wildcards: ",".join(synth_render(wildcards.dataset)["classes"]),
     shell:
-        "python -m mist_steps.synth --out {params.out:q} --seed {params.seed}"
+        "python -m mist_steps.steps.make_synth --out {params.out:q} --seed {params.seed}"
         " --train-normal {params.train_normal} --train-abnormal {params.train_abnormal}"
         " --test-normal {params.test_normal} --test-abnormal {params.test_abnormal}"
         " --min-frames {params.min_frames} --max-frames {params.max_frames}"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.features_io import FeatureWriter
+from mist_steps.formats.features import FeatureWriter
 
 RUN_ATTRS = {"encoder": "test", "weights_sha256": "0" * 64, "crop_mode": "center",
              "input_size": 64, "feature": "feature"}

@@ -1,4 +1,4 @@
-"""mist_steps.annotations on the real official files (resources/ copies) and on broken ones."""
+"""mist_steps.data.annotations on the real official files (resources/ copies) and on broken ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mist_steps.annotations import (
+from mist_steps.data.annotations import (
     END_TOLERANCE,
     frame_labels_from_mask,
     frame_labels_ucf,

@@ -23,26 +23,35 @@ from mil_data import make_mil_dataset
 from test_video import _set_mp4_rotation, write_truncated_mp4, write_vfr_video
 from workflow_utils import REPO, load_config, snakemake, write_config
 
-from mist_steps import (
-    dataset_plan,
-    datasets,
-    evaluate,
-    extract,
-    finetune,
-    generator,
-    pseudo_labels,
-)
-from mist_steps.checkpointing import load_resume_checkpoint, restore_states
+from mist_steps.cli import run_cli
 from mist_steps.config_schema import problems
-from mist_steps.encoders import build_encoder, load_encoder, load_encoder_weights, save_encoder
-from mist_steps.encoders.checkpoints import FORMAT as ENCODER_FORMAT
-from mist_steps.encoders.i3d import InceptionI3d
-from mist_steps.encoders.sga import MISTModel, load_mist_model, save_mist_model
-from mist_steps.errors import InputError, run_cli
-from mist_steps.features_io import read_skipped
-from mist_steps.mil import DROPOUT, build_generator, generator_document, load_generator
-from mist_steps.scores_io import PSEUDO_LABELS_FORMAT, ScoreWriter, write_scores
-from mist_steps.video import open_video
+from mist_steps.data import dataset_plan
+from mist_steps.data.video import open_video
+from mist_steps.errors import InputError
+from mist_steps.evaluation.metrics import evaluate as evaluate_metrics
+from mist_steps.formats.encoder_file import FORMAT as ENCODER_FORMAT
+from mist_steps.formats.encoder_file import load_encoder, save_encoder
+from mist_steps.formats.generator_file import generator_document, load_generator
+from mist_steps.formats.mist_model import load_mist_model, save_mist_model
+from mist_steps.formats.public_weights import load_encoder_weights
+from mist_steps.formats.resume import load_resume_checkpoint, restore_states
+from mist_steps.formats.scores import PSEUDO_LABELS_FORMAT, ScoreWriter, write_scores
+from mist_steps.formats.skipped import read_skipped
+from mist_steps.models import build_encoder
+from mist_steps.models.generator import DROPOUT, build_generator
+from mist_steps.models.i3d import InceptionI3d
+from mist_steps.models.sga import MISTModel
+from mist_steps.steps import (
+    evaluate_mist,
+    extract_shard,
+    finetune,
+    gather_features,
+    pseudo_labels,
+    score_generator,
+    train_generator,
+)
+from mist_steps.steps import index_dataset as datasets
+from mist_steps.training import generator_loop
 
 SIZE = 32  # encoder input: tiny, so a random I3D runs fast on two busy cores
 TRAIN = ("Abuse/Abuse001_x264.mp4\n"
@@ -90,7 +99,7 @@ def _index_argv(d: dict, *extra) -> list:
 
 
 def _extract_argv(videos_csv, encoder_pt, out, *extra) -> list:
-    return ["shard", "--videos", videos_csv, "--encoder", encoder_pt, "--out", out,
+    return ["--videos", videos_csv, "--encoder", encoder_pt, "--out", out,
             "--input-size", SIZE, "--batch-size", 4, "--threads", 1, *extra]
 
 
@@ -134,18 +143,18 @@ def skip_run(tmp_path_factory, encoder):
                            train_list=d["train"], test_annotations=d["test"],
                            on_bad_video="skip")
     out = tmp / "out"
-    extract.extract_shard(d["videos_csv"], encoder, out / "shard.h5", input_size=SIZE,
-                          batch_size=4, threads=1, on_bad_video="skip",
-                          skipped_csv=out / "shard_skipped.csv")
-    extract.gather([out / "shard.h5"], out / "features.h5", [out / "shard_skipped.csv"],
-                   out / "skipped.csv")
-    generator.train_generator(out / "features.h5", d["videos_csv"], out / "generator.pt",
-                              clips_per_bag=1, steps=2, sub_bags=4, batch_normal=1,
-                              batch_abnormal=1)
-    generator.score_videos(out / "generator.pt", out / "features.h5", d["videos_csv"],
-                           out / "scores.h5")
-    metrics = evaluate.evaluate(out / "scores.h5", d["gt"], d["videos_csv"], out / "auc.json",
-                                skipped_csv=out / "skipped.csv")
+    extract_shard.extract_shard(d["videos_csv"], encoder, out / "shard.h5", input_size=SIZE,
+                                batch_size=4, threads=1, on_bad_video="skip",
+                                skipped_csv=out / "shard_skipped.csv")
+    gather_features.gather([out / "shard.h5"], out / "features.h5", [out / "shard_skipped.csv"],
+                           out / "skipped.csv")
+    train_generator.train_generator(out / "features.h5", d["videos_csv"], out / "generator.pt",
+                                    clips_per_bag=1, steps=2, sub_bags=4, batch_normal=1,
+                                    batch_abnormal=1)
+    score_generator.score_videos(out / "generator.pt", out / "features.h5", d["videos_csv"],
+                                 out / "scores.h5")
+    metrics = evaluate_metrics(out / "scores.h5", d["gt"], d["videos_csv"], out / "auc.json",
+                               skipped_csv=out / "skipped.csv")
     return {**d, "out": out, "metrics": metrics,
             "skipped": {r["video_id"]: r for r in read_skipped(out / "skipped.csv")}}
 
@@ -161,13 +170,13 @@ def test_row01_broken_video_file_is_named_or_recorded_as_skipped(tmp_path, capsy
     # on_bad_video: error (the default): the first step that opens it stops, naming the file
     if kind == "truncated_index_first":  # its header is intact: indexing counts its frames
         run_cli(datasets.main, [str(a) for a in _index_argv(d)])
-        err = _cli(capsys, extract.main, _extract_argv(d["videos_csv"], encoder,
-                                                       tmp_path / "shard.h5"))
-        assert "[step mist_steps.extract shard]" in err
+        err = _cli(capsys, extract_shard.main, _extract_argv(d["videos_csv"], encoder,
+                                                             tmp_path / "shard.h5"))
+        assert "[step mist_steps.steps.extract_shard]" in err
         assert not (tmp_path / "shard.h5").exists()
     else:
         err = _cli(capsys, datasets.main, _index_argv(d))
-        assert "[step mist_steps.datasets]" in err
+        assert "[step mist_steps.steps.index_dataset]" in err
         assert not d["videos_csv"].exists() and not d["gt"].exists()
     assert str(path) in err and ("on_bad_video: skip" in err or "--on-bad-video skip" in err)
     # on_bad_video: skip: recorded with its reason, left out of the features and the metrics
@@ -185,7 +194,7 @@ def test_row02_video_shorter_than_a_snippet_is_never_a_crash_downstream(tmp_path
     d = _ucf(tmp_path, test_extra=f"{name}  Abuse  2  8  -1  -1\n",
              videos={f"Abuse/{name}": make})
     run_cli(datasets.main, [str(a) for a in _index_argv(d)])  # 12 frames: indexable
-    err = _cli(capsys, extract.main, _extract_argv(d["videos_csv"], encoder, tmp_path / "s.h5"))
+    err = _cli(capsys, extract_shard.main, _extract_argv(d["videos_csv"], encoder, tmp_path / "s.h5"))
     assert str(d["root"] / "Abuse" / name) in err and "shorter than one 16-frame snippet" in err
     # skipped: training leaves the short training video out, evaluation the short test video,
     # and the metrics stay numbers
@@ -218,8 +227,8 @@ def test_row03_awkward_but_valid_videos_are_extracted(tmp_path, encoder):
     csv = tmp_path / "videos.csv"
     csv.write_text("video_id,path,split,label,class,frame_count,fps\n" + "".join(
         f"{v},{p},test,0,Normal,{n},25.0\n" for v, (p, n) in videos.items()))
-    extract.extract_shard(csv, encoder, tmp_path / "f.h5", input_size=SIZE, batch_size=4,
-                          threads=1)  # on_bad_video: error - any failure raises
+    extract_shard.extract_shard(csv, encoder, tmp_path / "f.h5", input_size=SIZE, batch_size=4,
+                                threads=1)  # on_bad_video: error - any failure raises
     with h5py.File(tmp_path / "f.h5") as f:
         for vid, (_, n) in videos.items():
             assert f["features"][vid].shape == (n // 16, 1, 1024), vid
@@ -254,15 +263,15 @@ def test_row04_missing_video_or_path_out_of_the_root_is_named(tmp_path, capsys, 
         run_cli(datasets.main, [str(a) for a in _index_argv(d)])
         gone = d["root"] / "Abuse/Abuse028_x264.mp4"
         gone.unlink()
-        err = _cli(capsys, extract.main, _extract_argv(d["videos_csv"], encoder,
-                                                       tmp_path / "s.h5"))
+        err = _cli(capsys, extract_shard.main, _extract_argv(d["videos_csv"], encoder,
+                                                             tmp_path / "s.h5"))
         assert f"video Abuse028_x264: {gone}: video not found" in err
     elif case == "videos_csv_id":
         run_cli(datasets.main, [str(a) for a in _index_argv(d)])
         text = d["videos_csv"].read_text().replace("Abuse001_x264,", "../../etc/passwd,")
         d["videos_csv"].write_text(text)
-        err = _cli(capsys, extract.main, _extract_argv(d["videos_csv"], encoder,
-                                                       tmp_path / "s.h5"))
+        err = _cli(capsys, extract_shard.main, _extract_argv(d["videos_csv"], encoder,
+                                                             tmp_path / "s.h5"))
         assert f"{d['videos_csv']}: video_id '../../etc/passwd'" in err and "line" in err
     elif case == "shanghaitech_split":
         split = tmp_path / "SH_Train.txt"
@@ -336,19 +345,19 @@ def _generator_file(path, dim=16, *, poison=False):
     return path
 
 
-@pytest.mark.parametrize("stage", ["generator train", "pseudo_labels", "generator score",
-                                   "finetune", "evaluate"])
+@pytest.mark.parametrize("stage", ["train_generator", "pseudo_labels", "score_generator",
+                                   "finetune", "evaluate_mist"])
 def test_row06_nan_or_inf_names_the_video_and_the_stage(tmp_path, capsys, mil, encoder, stage):
     train_abn = next(v for v in mil.anomaly if v.startswith("train"))
     test_abn = next(v for v in mil.anomaly if v.startswith("test"))
-    if stage == "generator train":
+    if stage == "train_generator":
         features = shutil.copy(mil.features, tmp_path / "features.h5")
         _poison(features, "features", train_abn, np.inf)
-        argv = ["train", "--features", features, "--videos", mil.videos_csv, "--out",
+        argv = ["--features", features, "--videos", mil.videos_csv, "--out",
                 tmp_path / "g.pt", "--steps", 2, "--clips-per-bag", 1, "--sub-bags", 2,
                 "--batch-normal", 1, "--batch-abnormal", 1]
-        main, vid, out, names = generator.main, train_abn, tmp_path / "g.pt", features
-    elif stage in ("pseudo_labels", "generator score"):
+        main, vid, out, names = train_generator.main, train_abn, tmp_path / "g.pt", features
+    elif stage in ("pseudo_labels", "score_generator"):
         broken = _generator_file(tmp_path / "generator.pt", poison=True)
         out = tmp_path / "out.h5"
         args = ["--generator", broken, "--features", mil.features, "--videos", mil.videos_csv,
@@ -357,7 +366,7 @@ def test_row06_nan_or_inf_names_the_video_and_the_stage(tmp_path, capsys, mil, e
             main, argv, vid = pseudo_labels.main, args, min(v for v in mil.n_clips
                                                             if v.startswith("train"))
         else:
-            main, argv, vid = generator.main, ["score", *args], min(
+            main, argv, vid = score_generator.main, args, min(
                 v for v in mil.n_clips if v.startswith("test"))
         names = out
     elif stage == "finetune":
@@ -375,12 +384,12 @@ def test_row06_nan_or_inf_names_the_video_and_the_stage(tmp_path, capsys, mil, e
                               if v.startswith("test")})
         _poison(scores, "scores", test_abn, -np.inf)
         out = tmp_path / "auc.json"
-        main, vid, names = evaluate.main, test_abn, scores
+        main, vid, names = evaluate_mist.main, test_abn, scores
         argv = ["--scores", scores, "--ground-truth", mil.ground_truth, "--videos",
                 mil.videos_csv, "--out", out]
     err = _cli(capsys, main, argv)
     assert f"video {vid}" in err and "NaN/inf" in err and str(names) in err
-    assert f"[step mist_steps.{stage}]" in err
+    assert f"[step mist_steps.steps.{stage}]" in err
     assert not out.exists()  # nothing written: in particular never a NaN AUC
 
 
@@ -451,7 +460,7 @@ def _checkpoint(kind, path, case, marker):
     else:  # a resumable training checkpoint (generator.pt.ckpt)
         model = build_generator(16)
         state = model.state_dict()
-        doc = {"format": generator.CKPT_FORMAT, "settings_hash": "h", "step": 10, "rows": [],
+        doc = {"format": generator_loop.CKPT_FORMAT, "settings_hash": "h", "step": 10, "rows": [],
                "optimizer": torch.optim.Adagrad(model.parameters()).state_dict(),
                "numpy_rng": {}, "torch_rng": torch.get_rng_state()}
     first = next(iter(state))
@@ -483,9 +492,9 @@ def test_row08_bad_checkpoint_is_refused_and_never_runs_code(tmp_path, caplog, k
     path = tmp_path / f"{kind}.pt"
     first = _checkpoint(kind, path, case, marker)
     if kind == "resume_checkpoint":
-        doc = load_resume_checkpoint(path, fmt=generator.CKPT_FORMAT, settings_hash="h",
+        doc = load_resume_checkpoint(path, fmt=generator_loop.CKPT_FORMAT, settings_hash="h",
                                      progress_key="step", target=20,
-                                     required=generator.CKPT_KEYS)
+                                     required=generator_loop.CKPT_KEYS)
         if case == "code":  # refused unread: the run starts over, with a warning naming it
             assert doc is None and str(path) in caplog.text
         else:  # the keys are checked when the states are restored: an error naming the file
@@ -519,8 +528,8 @@ def test_row09_score_and_ground_truth_length_mismatch_names_the_video(tmp_path, 
     scores = tmp_path / "scores.h5"
     write_scores(scores, {v: np.full(n + extra_clips * (v == odd), 0.5) for v, n in tests.items()})
     out = tmp_path / "auc.json"
-    err = _cli(capsys, evaluate.main, ["--scores", scores, "--ground-truth", mil.ground_truth,
-                                       "--videos", mil.videos_csv, "--out", out])
+    err = _cli(capsys, evaluate_mist.main, ["--scores", scores, "--ground-truth", mil.ground_truth,
+                                            "--videos", mil.videos_csv, "--out", out])
     n = tests[odd]
     assert f"test video {odd} has {n + extra_clips} clips" in err
     assert f"ground truth in {mil.ground_truth} has {16 * n} frames" in err
@@ -537,9 +546,9 @@ def test_row10_disk_full_leaves_no_partial_file_that_looks_complete(tmp_path, ca
                                                                     monkeypatch, artifact):
     if artifact == "hdf5_scores":
         out = tmp_path / "test_scores_generator.h5"
-        argv = ["score", "--generator", _generator_file(tmp_path / "g.pt"), "--features",
+        argv = ["--generator", _generator_file(tmp_path / "g.pt"), "--features",
                 mil.features, "--videos", mil.videos_csv, "--out", out]
-        main, real = generator.main, h5py.Group.create_dataset
+        main, real = score_generator.main, h5py.Group.create_dataset
         calls = []
 
         def fault(self, *args, **kwargs):  # the disk fills after the first video
@@ -548,10 +557,10 @@ def test_row10_disk_full_leaves_no_partial_file_that_looks_complete(tmp_path, ca
         monkeypatch.setattr(h5py.Group, "create_dataset", fault)
     elif artifact == "torch_generator":
         out = tmp_path / "generator.pt"
-        argv = ["train", "--features", mil.features, "--videos", mil.videos_csv, "--out", out,
+        argv = ["--features", mil.features, "--videos", mil.videos_csv, "--out", out,
                 "--steps", 2, "--clips-per-bag", 1, "--sub-bags", 2, "--batch-normal", 1,
                 "--batch-abnormal", 1]
-        main, real = generator.main, torch.save
+        main, real = train_generator.main, torch.save
 
         def fault(obj, f, *args, **kwargs):  # half the bytes reach the disk, then it is full
             real(obj, f, *args, **kwargs)
@@ -566,7 +575,7 @@ def test_row10_disk_full_leaves_no_partial_file_that_looks_complete(tmp_path, ca
                               if v.startswith("test")})
         argv = ["--scores", scores, "--ground-truth", mil.ground_truth, "--videos",
                 mil.videos_csv, "--out", out]
-        main, real = evaluate.main, pathlib.Path.write_text
+        main, real = evaluate_mist.main, pathlib.Path.write_text
 
         def fault(self, text, *args, **kwargs):
             real(self, text[: len(text) // 2], *args, **kwargs)

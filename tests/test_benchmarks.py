@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import torch
-
 from workflow_utils import REPO
 
 sys.path.insert(0, str(REPO))  # the benchmarks package lives beside the tests

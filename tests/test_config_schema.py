@@ -4,9 +4,9 @@ import copy
 
 import pytest
 import yaml
+from workflow_utils import REPO, TINY_CONFIG, load_config
 
 from mist_steps.config_schema import ConfigError, validate_config
-from workflow_utils import REPO, TINY_CONFIG, load_config
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 

@@ -1,4 +1,5 @@
-"""mist_steps.datasets: indexing fake datasets end to end, the real annotation files, messages."""
+"""mist_steps.steps.index_dataset: indexing fake datasets end to end, the real annotation files,
+messages."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mist_steps.dataset_plan import (
+from mist_steps.cli import run_cli
+from mist_steps.data.dataset_plan import (
     CSV_COLUMNS,
     expected_videos,
     find_missing_videos,
     missing_dataset_message,
 )
-from mist_steps.datasets import index_dataset, main
-from mist_steps.errors import InputError, run_cli
+from mist_steps.errors import InputError
+from mist_steps.steps.index_dataset import index_dataset, main
 
 # --- a tiny UCF-Crime-like dataset ---------------------------------------------------------
 
@@ -51,7 +53,7 @@ def ucf_dataset(tmp_path, make_video):
 def test_index_ucf_like(tmp_path, ucf_dataset, fmt, caplog):
     root, train, test = ucf_dataset
     out_csv, out_h5 = tmp_path / "out" / "videos.csv", tmp_path / "out" / "ground_truth.h5"
-    with caplog.at_level(logging.INFO, logger="mist_steps.datasets"):
+    with caplog.at_level(logging.INFO, logger="mist_steps.steps.index_dataset"):
         index_dataset(fmt, out_csv, out_h5, root=root, train_list=train, test_annotations=test)
 
     table = pd.read_csv(out_csv)

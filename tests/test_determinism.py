@@ -20,9 +20,17 @@ import torch
 from conftest import write_video
 from mil_data import RUN_ATTRS, write_ground_truth
 
-from mist_steps import SNIPPET_LEN, evaluate, finetune, generator, pseudo_labels, score_mist
-from mist_steps.encoders import build_encoder, save_encoder
-from mist_steps.features_io import FeatureWriter, write_skipped
+from mist_steps import SNIPPET_LEN
+from mist_steps.evaluation.metrics import evaluate
+from mist_steps.formats.encoder_file import save_encoder
+from mist_steps.formats.features import FeatureWriter
+from mist_steps.formats.skipped import write_skipped
+from mist_steps.models import build_encoder
+from mist_steps.steps.finetune import finetune
+from mist_steps.steps.pseudo_labels import make_pseudo_labels
+from mist_steps.steps.score_generator import score_videos as score_generator
+from mist_steps.steps.score_mist import score_videos as score_mist
+from mist_steps.steps.train_generator import train_generator
 
 SIZE = 32
 DIM = 16
@@ -81,23 +89,23 @@ def _run(folder, inputs, seed, monkeypatch):
     folder.mkdir()
     monkeypatch.chdir(folder)
     i = inputs
-    generator.train_generator(i["features"], i["videos"], "generator.pt", clips_per_bag=1,
-                              steps=30, sub_bags=4, batch_normal=2, batch_abnormal=2,
-                              seed=seed, checkpoint_every=10, loss_csv="generator_loss.csv")
-    pseudo_labels.make_pseudo_labels("generator.pt", i["features"], i["videos"],
-                                     "pseudo_labels.h5", window=3)
-    generator.score_videos("generator.pt", i["features"], i["videos"], "scores_generator.h5")
-    evaluate.evaluate("scores_generator.h5", i["gt"], i["videos"], "generator_auc.json",
-                      skipped_csv=i["skipped"])
-    finetune.finetune(i["encoder"], i["videos"], "encoder_mist.pt",
-                      pseudo_labels_h5="pseudo_labels.h5", input_size=SIZE, epochs=1,
-                      clips_per_video=1, batch_size=4, warmup_epochs=0, freeze_epochs=0,
-                      seed=seed, threads=1, loss_csv="finetune_loss.csv")
-    score_mist.score_videos("encoder_mist.pt", i["videos"], "test_scores.h5",
-                            out_csv="test_scores.csv", batch_size=4, threads=1,
-                            skipped_csv="test_scores_skipped.csv")
-    evaluate.evaluate("test_scores.h5", i["gt"], i["videos"], "auc.json",
-                      skipped_csv="test_scores_skipped.csv")
+    train_generator(i["features"], i["videos"], "generator.pt", clips_per_bag=1,
+                    steps=30, sub_bags=4, batch_normal=2, batch_abnormal=2,
+                    seed=seed, checkpoint_every=10, loss_csv="generator_loss.csv")
+    make_pseudo_labels("generator.pt", i["features"], i["videos"],
+                       "pseudo_labels.h5", window=3)
+    score_generator("generator.pt", i["features"], i["videos"], "scores_generator.h5")
+    evaluate("scores_generator.h5", i["gt"], i["videos"], "generator_auc.json",
+             skipped_csv=i["skipped"])
+    finetune(i["encoder"], i["videos"], "encoder_mist.pt",
+             pseudo_labels_h5="pseudo_labels.h5", input_size=SIZE, epochs=1,
+             clips_per_video=1, batch_size=4, warmup_epochs=0, freeze_epochs=0,
+             seed=seed, threads=1, loss_csv="finetune_loss.csv")
+    score_mist("encoder_mist.pt", i["videos"], "test_scores.h5",
+               out_csv="test_scores.csv", batch_size=4, threads=1,
+               skipped_csv="test_scores_skipped.csv")
+    evaluate("test_scores.h5", i["gt"], i["videos"], "auc.json",
+             skipped_csv="test_scores_skipped.csv")
     return folder
 
 
@@ -159,7 +167,7 @@ def test_deterministic_switch_sets_the_eager_flags_without_loading_inductor():
     fresh process and without importing Inductor (2.5 s of every job's start-up)."""
     code = (
         "import sys, torch\n"
-        "from mist_steps.determinism import seeded_torch\n"
+        "from mist_steps.training.determinism import seeded_torch\n"
         "with seeded_torch(1, 0):\n"
         "    on = (torch.are_deterministic_algorithms_enabled(),\n"
         "          torch.is_deterministic_algorithms_warn_only_enabled())\n"

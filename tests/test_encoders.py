@@ -16,20 +16,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mist_steps.encoders import (
-    C3D,
-    InceptionI3d,
-    build_encoder,
+from mist_steps.errors import InputError
+from mist_steps.formats.digest import state_dict_sha256, weights_sha256
+from mist_steps.formats.encoder_file import load_encoder, save_encoder
+from mist_steps.formats.public_weights import (
     hassony2_to_piergiaj_key,
-    load_encoder,
     load_encoder_weights,
     map_hassony2_state_dict,
-    save_encoder,
-    state_dict_sha256,
-    weights_sha256,
 )
-from mist_steps.encoders.i3d import MaxPool3dSame, Unit3D, same_padding
-from mist_steps.errors import InputError
+from mist_steps.models import build_encoder
+from mist_steps.models.c3d import C3D
+from mist_steps.models.i3d import InceptionI3d, MaxPool3dSame, Unit3D, same_padding
 
 # ---------------------------------------------------------------------------------------------
 # Reference structure, written out independently of the package.

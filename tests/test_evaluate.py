@@ -11,9 +11,10 @@ import pytest
 from mil_data import write_ground_truth
 
 from mist_steps.errors import InputError
-from mist_steps.evaluate import evaluate, frame_scores, main
-from mist_steps.features_io import write_skipped
-from mist_steps.scores_io import ScoreFile, ScoreWriter, read_scores, write_scores
+from mist_steps.evaluation.metrics import evaluate, frame_scores
+from mist_steps.formats.scores import ScoreFile, ScoreWriter, read_scores, write_scores
+from mist_steps.formats.skipped import write_skipped
+from mist_steps.steps.evaluate_mist import main
 
 # Clip-level example; every clip is 16 frames, so frame-level AUC = clip-level AUC.
 #   N1 normal   scores .1 .4          gt 0 0

@@ -1,4 +1,5 @@
-"""Spatial explanation (mist_steps.explain, mist_steps.render): geometry, hit rate, rendering."""
+"""Spatial explanation (mist_steps.viz.explain, mist_steps.viz.render): geometry, hit rate,
+rendering."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import pytest
 import torch
 from conftest import write_video
 
-from mist_steps.encoders import build_encoder
-from mist_steps.encoders.sga import MISTModel, save_mist_model
-from mist_steps.explain import attention_hits, explain_video, frame_hits
-from mist_steps.preprocess import Preprocess, crop_snippet
-from mist_steps.render import crop_region
-from mist_steps.score_mist import score_videos
-from mist_steps.scores_io import ScoreFile, ScoreWriter
+from mist_steps.data.preprocess import Preprocess, crop_snippet
+from mist_steps.formats.mist_model import save_mist_model
+from mist_steps.formats.scores import ScoreFile, ScoreWriter
+from mist_steps.models import build_encoder
+from mist_steps.models.sga import MISTModel
+from mist_steps.steps.attention_hits import attention_hits
+from mist_steps.steps.explain import explain_video
+from mist_steps.steps.score_mist import score_videos
+from mist_steps.viz.explain import frame_hits
+from mist_steps.viz.render import crop_region
 
 FRAMES = 40  # 2 snippets and 8 trailing frames
 

@@ -1,4 +1,5 @@
-"""mist_steps.extract (shard/gather) and mist_steps.features_io, end to end on tiny videos."""
+"""mist_steps.steps.extract_shard (shard/gather) and mist_steps.formats.features, end to end on
+tiny videos."""
 
 from __future__ import annotations
 
@@ -11,17 +12,23 @@ import torch
 from conftest import write_frame_folder, write_video
 from test_video import write_truncated_mp4, write_vfr_video
 
-from mist_steps.encoders import build_encoder, save_encoder, weights_sha256
 from mist_steps.errors import InputError
-from mist_steps.extract import extract_shard, gather, main, resolve_feature, shard_of
-from mist_steps.features_io import (
+from mist_steps.formats.digest import weights_sha256
+from mist_steps.formats.encoder_file import save_encoder
+from mist_steps.formats.features import (
     FeatureWriter,
     list_videos,
     read_attrs,
     read_features,
     read_meta,
-    read_skipped,
 )
+from mist_steps.formats.skipped import read_skipped
+from mist_steps.inference.extraction import resolve_feature, shard_of
+from mist_steps.models import build_encoder
+from mist_steps.steps.extract_shard import extract_shard
+from mist_steps.steps.extract_shard import main as shard_main
+from mist_steps.steps.gather_features import gather
+from mist_steps.steps.gather_features import main as gather_main
 
 SIZE = 32  # crop side: tiny, so a random I3D runs fast on two busy cores
 COLUMNS = "video_id,path,split,label,class,frame_count,fps\n"
@@ -115,15 +122,15 @@ def test_three_shards_equal_one_bit_for_bit(tmp_path, one_shard, dataset, encode
     for k in range(3):  # through the command line
         shards.append(tmp_path / f"shard{k}.h5")
         skipped.append(tmp_path / f"skipped{k}.csv")
-        main(["shard", "--videos", str(videos), "--encoder", str(encoder[0]), "--out",
-              str(shards[k]), "--shard-index", str(k), "--num-shards", "3", "--input-size",
-              str(SIZE), "--batch-size", "3", "--threads", "1", "--skipped-out", str(skipped[k])])
+        shard_main(["--videos", str(videos), "--encoder", str(encoder[0]), "--out",
+                   str(shards[k]), "--shard-index", str(k), "--num-shards", "3", "--input-size",
+                   str(SIZE), "--batch-size", "3", "--threads", "1", "--skipped-out", str(skipped[k])])
     ids = sorted(frames)
     for k in range(3):  # the deterministic round-robin rule
         assert list_videos(shards[k]) == [v for i, v in enumerate(ids) if shard_of(i, 3) == k]
-    main(["gather", "--out", str(tmp_path / "features.h5"), "--skipped-out",
-          str(tmp_path / "skipped.csv"), "--shard-skipped", *map(str, skipped), "--",
-          *map(str, shards)])
+    gather_main(["--out", str(tmp_path / "features.h5"), "--skipped-out",
+                str(tmp_path / "skipped.csv"), "--shard-skipped", *map(str, skipped), "--",
+                *map(str, shards)])
     one, three = one_shard[0] / "features.h5", tmp_path / "features.h5"
     assert list_videos(three) == list_videos(one)
     for video_id in frames:
@@ -293,14 +300,14 @@ def test_float16_range_and_float32_option(tmp_path):
 
 
 def test_command_line_error_is_one_line(tmp_path, encoder, capsys):
-    from mist_steps.errors import run_cli
+    from mist_steps.cli import run_cli
 
     bad = tmp_path / "text.mp4"
     bad.write_text("not a video")
     videos = _write_index(tmp_path / "videos.csv", [("text", bad, "test", 64, 25.0)])
     with pytest.raises(SystemExit) as exit_:
-        run_cli(main, ["shard", "--videos", str(videos), "--encoder", str(encoder[0]), "--out",
-                       str(tmp_path / "s.h5"), "--input-size", str(SIZE)])
+        run_cli(shard_main, ["--videos", str(videos), "--encoder", str(encoder[0]), "--out",
+                str(tmp_path / "s.h5"), "--input-size", str(SIZE)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"error: video text: {bad}: not a readable video" in err and "Traceback" not in err

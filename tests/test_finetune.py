@@ -11,27 +11,27 @@ import pytest
 import torch
 from conftest import REPO, write_frame_folder, write_video
 
-from mist_steps.encoders import build_encoder, load_encoder, save_encoder
-from mist_steps.encoders.sga import MISTModel, load_mist_model
+from mist_steps.data.preprocess import Preprocess
 from mist_steps.errors import InputError
-from mist_steps.finetune import (
+from mist_steps.formats.encoder_file import load_encoder, save_encoder
+from mist_steps.formats.mist_model import load_mist_model
+from mist_steps.formats.resume import checkpoint_path
+from mist_steps.formats.scores import PSEUDO_LABELS_FORMAT, ScoreWriter
+from mist_steps.models import build_encoder
+from mist_steps.models.sga import MISTModel
+from mist_steps.steps.finetune import finetune, main
+from mist_steps.training.clip_feeder import _decode_clips, augment_clip
+from mist_steps.training.clip_plan import (
+    SAMPLING_FLOOR,
     Clip,
     TrainVideo,
-    _decode_clips,
-    augment_clip,
-    checkpoint_path,
-    SAMPLING_FLOOR,
     clip_target,
     clip_targets,
-    finetune,
-    learning_rate,
-    main,
     plan_epoch,
     pseudo_starts,
     start_frames,
 )
-from mist_steps.preprocess import Preprocess
-from mist_steps.scores_io import PSEUDO_LABELS_FORMAT, ScoreWriter
+from mist_steps.training.finetune_setup import learning_rate
 
 SIZE = 32
 # two normal + two abnormal clips per pool and epoch -> 2 batches of 4
@@ -99,7 +99,7 @@ def stopped(data):
 def test_frame_cache_changes_no_weight(data, full, cache_mb, cached, monkeypatch):
     """Frames kept in memory across epochs give the run of direct reads, bit for bit; with the
     cache, each training video is decoded once."""
-    import mist_steps.frame_cache as fc
+    import mist_steps.training.frame_cache as fc
 
     opened = []
     real_open = fc.open_video
@@ -268,7 +268,7 @@ def test_resume_equals_uninterrupted_and_backbone_trains_after_unfreezing(
         data, full, stopped, caplog):
     out_full, summary_full = full
     out, _ = stopped
-    with caplog.at_level("INFO", logger="mist_steps.finetune"):
+    with caplog.at_level("INFO", logger="mist_steps.steps.finetune"):
         summary = finetune(data["encoder"], data["videos"], out,
                            pseudo_labels_h5=data["pseudo"], loss_csv=out.with_suffix(".csv"),
                            **RUN)
@@ -374,7 +374,7 @@ def test_bad_settings(data, tmp_path, bad, message):
 
 
 def test_cli_help():
-    result = subprocess.run([sys.executable, "-m", "mist_steps.finetune", "--help"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "mist_steps.steps.finetune", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     for flag in ("--pseudo-labels", "--class-weights", "--freeze-epochs", "--no-guided-head",
@@ -388,7 +388,7 @@ def test_killed_after_the_last_checkpoint_resumes_to_the_same_weights(
     """A kill between the last epoch's checkpoint and the output - of a fresh run, or of one
     that had itself resumed from the epoch-1 checkpoint: the rerun trains nothing and writes
     exactly the uninterrupted run's weights."""
-    import mist_steps.finetune as ft
+    import mist_steps.steps.finetune as ft
 
     out = data["root"] / f"late_kill_{start}" / "mist.pt"
     out.parent.mkdir()

@@ -3,9 +3,9 @@
 import numpy as np
 from conftest import write_frame_folder, write_video
 
-from mist_steps.frame_cache import FrameCache
-from mist_steps.preprocess import Preprocess
-from mist_steps.video import list_frame_files, open_video, read_image
+from mist_steps.data.preprocess import Preprocess
+from mist_steps.data.video import list_frame_files, open_video, read_image
+from mist_steps.training.frame_cache import FrameCache
 
 
 def _direct(path, prep):

@@ -13,10 +13,14 @@ import torch
 from mil_data import make_mil_dataset
 
 from mist_steps.errors import InputError
-from mist_steps.evaluate import evaluate
-from mist_steps.generator import checkpoint_path, main, score_videos, train_generator
-from mist_steps.mil import GENERATOR_FORMAT, load_generator
-from mist_steps.scores_io import ScoreFile
+from mist_steps.evaluation.metrics import evaluate
+from mist_steps.formats.generator_file import GENERATOR_FORMAT, load_generator
+from mist_steps.formats.resume import checkpoint_path
+from mist_steps.formats.scores import ScoreFile
+from mist_steps.steps.score_generator import main as score_main
+from mist_steps.steps.score_generator import score_videos
+from mist_steps.steps.train_generator import main as train_main
+from mist_steps.steps.train_generator import train_generator
 
 SMALL = {"clips_per_bag": 2, "sub_bags": 8, "batch_normal": 8, "batch_abnormal": 8}
 
@@ -168,17 +172,17 @@ def test_score_rejects_other_feature_dim(data, trained, tmp_path):
 
 def test_cli_train_and_score(data, tmp_path):
     out = tmp_path / "g.pt"
-    main(["train", "--features", str(data.features), "--videos", str(data.videos_csv),
-          "--out", str(out), "--loss-csv", str(tmp_path / "loss.csv"), "--steps", "3",
-          "--clips-per-bag", "2", "--sub-bags", "8", "--batch-normal", "4",
-          "--batch-abnormal", "4", "--l2-normalize", "--lambda", "0.02", "--loss", "topk"])
+    train_main(["--features", str(data.features), "--videos", str(data.videos_csv),
+               "--out", str(out), "--loss-csv", str(tmp_path / "loss.csv"), "--steps", "3",
+                "--clips-per-bag", "2", "--sub-bags", "8", "--batch-normal", "4",
+                "--batch-abnormal", "4", "--l2-normalize", "--lambda", "0.02", "--loss", "topk"])
     meta = load_generator(out)[2]
     assert meta["settings"]["lam"] == 0.02 and meta["settings"]["l2_normalize"] is True
-    main(["score", "--generator", str(out), "--features", str(data.features), "--videos",
-          str(data.videos_csv), "--out", str(tmp_path / "s.h5"), "--split", "train"])
+    score_main(["--generator", str(out), "--features", str(data.features), "--videos",
+                str(data.videos_csv), "--out", str(tmp_path / "s.h5"), "--split", "train"])
     with h5py.File(tmp_path / "s.h5") as h5:
         assert len(h5["scores"]) == 32 and h5.attrs["split"] == "train"
         assert json.loads(h5.attrs["left_out"]) == []
     with pytest.raises(SystemExit):
-        main(["train", "--features", "f", "--videos", "v", "--out", "o", "--steps", "0",
-              "--clips-per-bag", "2"])
+        train_main(["--features", "f", "--videos", "v", "--out", "o", "--steps", "0",
+                    "--clips-per-bag", "2"])

@@ -4,7 +4,7 @@ import h5py
 import pytest
 
 from mist_steps.errors import InputError
-from mist_steps.h5_artifacts import AtomicH5Writer, open_artifact
+from mist_steps.formats.h5 import AtomicH5Writer, open_artifact
 
 
 def test_writer_appears_only_on_success(tmp_path):

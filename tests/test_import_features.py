@@ -1,4 +1,4 @@
-"""mist_steps.import_features: RTFM / DeepMIL .npy downloads into the feature-file layout."""
+"""mist_steps.steps.import_features: RTFM / DeepMIL .npy downloads into the feature-file layout."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from mist_steps.errors import InputError
-from mist_steps.features_io import list_videos, read_attrs, read_features, read_skipped
-from mist_steps.import_features import import_features, main
+from mist_steps.formats.features import list_videos, read_attrs, read_features
+from mist_steps.formats.skipped import read_skipped
+from mist_steps.steps.import_features import import_features, main
 
 IDS = ("Abuse001_x264", "Normal_Videos_003_x264", "Shooting002_x264")
 FRAMES = {"Abuse001_x264": 192, "Normal_Videos_003_x264": 96, "Shooting002_x264": 64}

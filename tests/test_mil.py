@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mist_steps.mil import (
-    Generator,
+from mist_steps.models.generator import Generator, build_generator
+from mist_steps.training.mil import (
     bag_loss,
-    build_generator,
     draw_batch,
     paper_loss,
     prepare_features,

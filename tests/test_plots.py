@@ -1,11 +1,13 @@
-"""The report's figures (mist_steps.plots): which videos are drawn, which benchmarks are read.
+"""The report's figures (mist_steps.viz.score_plots): which videos are drawn, which benchmarks
+are read.
 The figures themselves are built and checked in the tiny workflow run (test_workflow.py)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from mist_steps.plots import benchmark_files, choose_videos
+from mist_steps.viz.run_plots import benchmark_files
+from mist_steps.viz.score_plots import choose_videos
 
 TEST = pd.DataFrame({
     "video_id": ["Fight1", "Fight2", "Fight3", "Run1", "Run2", "N1", "N2", "N3"],

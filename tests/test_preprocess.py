@@ -1,4 +1,5 @@
-"""mist_steps.preprocess: resize/crop/normalize recipes of the encoders, on real footage too."""
+"""mist_steps.data.preprocess: resize/crop/normalize recipes of the encoders, on real footage
+too."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mist_steps.preprocess import (
+from mist_steps.data.preprocess import (
     C3D_MEAN_BGR,
     Preprocess,
     crop_boxes,
@@ -18,7 +19,8 @@ from mist_steps.preprocess import (
     resize_frame,
     resize_shape,
 )
-from mist_steps.video import SnippetReader, open_video
+from mist_steps.data.snippets import SnippetReader
+from mist_steps.data.video import open_video
 
 
 def test_resize_shape_public_recipes():

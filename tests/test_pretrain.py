@@ -8,17 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from mist_steps.encoders import (
-    build_encoder,
-    file_sha256,
-    load_encoder,
-    save_encoder,
-    state_dict_sha256,
-    weights_sha256,
+from mist_steps.cli import run_cli
+from mist_steps.errors import InputError
+from mist_steps.formats.digest import file_sha256, state_dict_sha256, weights_sha256
+from mist_steps.formats.encoder_file import load_encoder, save_encoder
+from mist_steps.models import build_encoder
+from mist_steps.steps.pretrain_encoder import log_path, main, make_vanilla_encoder
+from mist_steps.synth.proxy_clips import (
+    CLASSES,
+    DEFAULT_CLASSES,
+    clip_label,
+    make_batch,
+    make_clip,
 )
-from mist_steps.errors import InputError, run_cli
-from mist_steps.pretrain import log_path, main, make_vanilla_encoder
-from mist_steps.proxy_clips import CLASSES, DEFAULT_CLASSES, clip_label, make_batch, make_clip
 
 TINY = {"arch": "i3d", "input_size": 32, "steps": 3, "batch_size": 4, "lr": 3e-4,
         "weight_decay": 1e-4, "val_clips": 6, "seed": 7, "threads": 1, "progress": False,

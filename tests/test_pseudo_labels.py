@@ -9,16 +9,19 @@ import pytest
 import torch
 from mil_data import make_mil_dataset
 
-from mist_steps.atomic import atomic_path
-from mist_steps.generator import score_videos, train_generator
-from mist_steps.mil import build_generator, generator_document
-from mist_steps.pseudo_labels import main, make_pseudo_labels, min_max, moving_average, refine
-from mist_steps.scores_io import (
+from mist_steps.formats.atomic import atomic_path
+from mist_steps.formats.generator_file import generator_document
+from mist_steps.formats.scores import (
     PSEUDO_LABELS_FORMAT,
     ScoreFile,
     read_pseudo_labels,
     read_scores,
 )
+from mist_steps.models.generator import build_generator
+from mist_steps.steps.pseudo_labels import main, make_pseudo_labels
+from mist_steps.steps.score_generator import score_videos
+from mist_steps.steps.train_generator import train_generator
+from mist_steps.training.pseudo_labels import min_max, moving_average, refine
 
 
 def test_moving_average_known_arrays():

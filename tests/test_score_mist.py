@@ -1,4 +1,4 @@
-"""Stage-II scoring (mist_steps.score_mist) on tiny videos with tiny random MIST models."""
+"""Stage-II scoring (mist_steps.steps.score_mist) on tiny videos with tiny random MIST models."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import torch
 from conftest import write_video
 from mil_data import write_ground_truth
 
-from mist_steps.encoders import build_encoder, file_sha256
-from mist_steps.encoders.sga import MISTModel, load_mist_model, save_mist_model
+from mist_steps.data.preprocess import Preprocess
+from mist_steps.data.video import open_video
 from mist_steps.errors import InputError
-from mist_steps.evaluate import evaluate
-from mist_steps.features_io import read_skipped
-from mist_steps.preprocess import Preprocess
-from mist_steps.score_mist import CSV_COLUMNS, main, score_videos
-from mist_steps.scores_io import ScoreFile
-from mist_steps.video import open_video
+from mist_steps.evaluation.metrics import evaluate
+from mist_steps.formats.digest import file_sha256
+from mist_steps.formats.mist_model import load_mist_model, save_mist_model
+from mist_steps.formats.scores import ScoreFile
+from mist_steps.formats.skipped import read_skipped
+from mist_steps.models import build_encoder
+from mist_steps.models.sga import MISTModel
+from mist_steps.steps.score_mist import CSV_COLUMNS, main, score_videos
 
 SIZE = 32  # crop side: tiny, so random I3D/C3D models run fast on two busy cores
 COLUMNS = "video_id,path,split,label,class,frame_count,fps\n"

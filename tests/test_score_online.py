@@ -16,12 +16,13 @@ import pytest
 import torch
 from conftest import REPO, write_video
 
-from mist_steps.encoders import build_encoder
-from mist_steps.encoders.sga import MISTModel, save_mist_model
-from mist_steps.errors import run_cli
+from mist_steps.cli import run_cli
+from mist_steps.formats.mist_model import save_mist_model
+from mist_steps.formats.scores import ScoreFile
+from mist_steps.models import build_encoder
+from mist_steps.models.sga import MISTModel
 from mist_steps.score import FIELDS, main
-from mist_steps.score_mist import score_videos
-from mist_steps.scores_io import ScoreFile
+from mist_steps.steps.score_mist import score_videos
 
 FRAMES = 88  # 5 snippets and 8 trailing frames
 

@@ -5,9 +5,11 @@ import math
 import pytest
 import torch
 
-from mist_steps.encoders import build_encoder, load_encoder
-from mist_steps.encoders.sga import MISTModel, load_mist_model, save_mist_model, weighted_cross_entropy
 from mist_steps.errors import InputError
+from mist_steps.formats.encoder_file import load_encoder
+from mist_steps.formats.mist_model import load_mist_model, save_mist_model
+from mist_steps.models import build_encoder
+from mist_steps.models.sga import MISTModel, weighted_cross_entropy
 
 
 @pytest.mark.parametrize(

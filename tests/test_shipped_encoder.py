@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from mist_steps.encoders import build_encoder, load_encoder, load_encoder_weights
-from mist_steps.proxy_clips import DEFAULT_CLASSES
+from mist_steps.formats.encoder_file import load_encoder
+from mist_steps.formats.public_weights import load_encoder_weights
+from mist_steps.models import build_encoder
+from mist_steps.synth.proxy_clips import DEFAULT_CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "resources/encoders/i3d_proxy_seed0.pt"

@@ -13,8 +13,10 @@ import pytest
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.errors import InputError
-from mist_steps.synth import generate_benchmark, main, pick_codec, plan_benchmark, video_relpath
-from mist_steps.synth_scene import ALL_CLASSES, plan_video, render_video
+from mist_steps.steps.make_synth import generate_benchmark, main
+from mist_steps.synth.benchmark import pick_codec, plan_benchmark, video_relpath
+from mist_steps.synth.plan import ALL_CLASSES, plan_video
+from mist_steps.synth.scene import render_video
 
 SMALL = dict(train_normal=2, train_abnormal=len(ALL_CLASSES), test_normal=2, test_abnormal=len(ALL_CLASSES),
              min_frames=40, max_frames=80, height=48, width=64, fps=25)

@@ -1,5 +1,5 @@
-"""The ablation table (mist_steps.ablations) and the seed and robustness summaries
-(mist_steps.seeds) on hand-written evaluation JSONs with hand-computed results."""
+"""The ablation table (mist_steps.steps.ablation_table) and the seed and robustness summaries
+(mist_steps.steps.seed_table) on hand-written evaluation JSONs with hand-computed results."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from mist_steps import ablations, seeds
-from mist_steps.ablations import ablation_table
 from mist_steps.errors import InputError
-from mist_steps.features_io import FeatureWriter
-from mist_steps.seeds import seed_summary
+from mist_steps.evaluation import ablation_rows
+from mist_steps.evaluation import seed_summary as seed_rows
+from mist_steps.evaluation.seed_summary import seed_summary
+from mist_steps.formats.features import FeatureWriter
+from mist_steps.steps import seed_table
+from mist_steps.steps.ablation_table import ablation_table
+from mist_steps.steps.ablation_table import main as ablation_main
 
 
 def _metrics(path, auc, **kw):
@@ -51,7 +54,7 @@ def test_ablation_table_by_hand(tmp_path, variants):
     out = tmp_path / "ablations.csv"
     rows = ablation_table(variants, out)
     on_disk = _csv(out)
-    assert tuple(on_disk[0]) == ablations.COLUMNS
+    assert tuple(on_disk[0]) == ablation_rows.COLUMNS
     assert [r["variant"] for r in on_disk] == ["mist", "generator", "no-sga"]
     mist, gen, nosga = on_disk
     assert mist == {"variant": "mist", "stage": "mist", "description": "full MIST",
@@ -113,10 +116,10 @@ def test_ablation_cli(tmp_path, variants, capsys):
     args = ["--out", str(out)]
     for name, stage, description, path in variants:
         args += ["--row", name, stage, description, str(path)]
-    ablations.main(args + ["--reference", "no-sga"])
+    ablation_main(args + ["--reference", "no-sga"])
     assert [r["delta_auc"] for r in _csv(out)] == ["0.02", "-0.0388", "0.0"]
     with pytest.raises(SystemExit) as exit_:
-        ablations.main(["--help"])
+        ablation_main(["--help"])
     assert exit_.value.code == 0 and "--reference" in capsys.readouterr().out
 
 
@@ -143,7 +146,7 @@ def test_seed_summary_by_hand(tmp_path, runs):
     assert result["generator_std"] == pytest.approx(0.02)
     assert result["mist_std"] == pytest.approx(0.0003 ** 0.5)
     rows = _csv(out)
-    assert tuple(rows[0]) == seeds.COLUMNS
+    assert tuple(rows[0]) == seed_rows.COLUMNS
     assert [r["seed"] for r in rows] == ["0", "1", "2", "mean", "std", "min", "max"]
     assert rows[1] == {"seed": "1", "generator_auc": "0.72", "mist_auc": "0.78", "gain": "0.06"}
     assert rows[3] == {"seed": "mean", "generator_auc": "0.7", "mist_auc": "0.76", "gain": "0.06"}
@@ -179,7 +182,7 @@ def test_robustness_table_with_feature_collapse(tmp_path, runs):
     # isotropic 16-d: ~5/16 (sampling noise); 5 strong directions: ~1; 5 non-zero dims: 1
     assert 0.3 < share[0] < 0.55 and share[1] > 0.999 and share[2] == pytest.approx(1.0)
     rows = _csv(out)
-    assert tuple(rows[0]) == seeds.COLUMNS + ("top5_pc_share",)
+    assert tuple(rows[0]) == seed_rows.COLUMNS + ("top5_pc_share",)
     lines = md.read_text().splitlines()
     assert lines[0] == ("| Encoder seed | Generator AUC (%) | MIST AUC (%) | Gain (points) "
                         "| Top-5 PC variance (%) |")
@@ -216,10 +219,10 @@ def test_seed_summary_bad_inputs(tmp_path, runs):
 def test_seed_cli(tmp_path, runs, capsys):
     gen, mist = runs
     out, md = tmp_path / "s.csv", tmp_path / "s.md"
-    seeds.main(["--generator", *map(str, gen), "--mist", *map(str, mist), "--seeds", "3", "4",
-                "5", "--out", str(out), "--md", str(md)])
+    seed_table.main(["--generator", *map(str, gen), "--mist", *map(str, mist), "--seeds", "3", "4",
+                    "5", "--out", str(out), "--md", str(md)])
     assert [r["seed"] for r in _csv(out)] == ["3", "4", "5", "mean", "std", "min", "max"]
     assert md.read_text().splitlines()[2].startswith("| 3 | 70.0 |")
     with pytest.raises(SystemExit) as exit_:
-        seeds.main(["--help"])
+        seed_table.main(["--help"])
     assert exit_.value.code == 0 and "--md" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""mist_steps.video: probing and frame iteration of video files and frame folders."""
+"""mist_steps.data.video: probing and frame iteration of video files and frame folders."""
 
 from __future__ import annotations
 
@@ -10,23 +10,24 @@ import av
 import numpy as np
 import pytest
 
-from mist_steps.errors import InputError
-from mist_steps.video import (
-    FrameFolder,
+from mist_steps.data.snippets import (
     SnippetBatch,
     SnippetReader,
     VideoDone,
     VideoFailed,
+    snippet_batches,
+)
+from mist_steps.data.video import (
+    FrameFolder,
     VideoFile,
     VideoSource,
     list_frame_files,
     natural_key,
     open_video,
     probe,
-    read_video_table,
-    snippet_batches,
 )
-
+from mist_steps.data.video_table import read_video_table
+from mist_steps.errors import InputError
 
 # --- the real H.264 clip -------------------------------------------------------------------
 
@@ -439,7 +440,7 @@ def test_frames_of_one_video_share_a_size(tmp_path, make_jpeg, frame_pixels):
     with pytest.raises(InputError, match=f"{folder}: frame 17 is \\(24, 32\\)"):
         list(SnippetReader(open_video(folder)))
     # with a resize fixed per video (as extraction uses) the odd frames are resized instead
-    from mist_steps.preprocess import Preprocess
+    from mist_steps.data.preprocess import Preprocess
 
     reader = SnippetReader(open_video(folder), transform=Preprocess("i3d", 16).frame_resizer())
     assert len(list(reader)) == 1

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from workflow_utils import REPO, load_config, snakemake, write_config
 
 
@@ -29,7 +28,7 @@ def test_dry_run_builds_the_default_dag(tmp_path):
 
 
 def _commands(run, step):
-    return [line for line in run.stdout.splitlines() if f"python -m mist_steps.{step} " in line]
+    return [line for line in run.stdout.splitlines() if f"python -m mist_steps.steps.{step} " in line]
 
 
 def test_robustness_table_runs_one_pipeline_per_encoder_seed(tmp_path):
@@ -37,33 +36,33 @@ def test_robustness_table_runs_one_pipeline_per_encoder_seed(tmp_path):
     run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
     assert run.returncode == 0, run.stderr
     # seed 0 is how the tiny default encoder is made: the default run is that row
-    pretrain = _commands(run, "pretrain")
+    pretrain = _commands(run, "pretrain_encoder")
     assert len(pretrain) == 2
     assert any("--out results/encoders/i3d_vanilla.pt " in c and "--seed 0 " in c for c in pretrain)
     assert any("--out results/encoders/i3d_vanilla-enc3.pt " in c and "--seed 3 " in c
                and "--steps 2 " in c for c in pretrain)
     # each encoder has its own features, generator, fine-tuning; the benchmark is shared
-    assert len(_commands(run, "synth")) == 1
+    assert len(_commands(run, "make_synth")) == 1
     assert len(_commands(run, "finetune")) == 2
     assert any("--encoder results/encoders/i3d_vanilla-enc3.pt" in c
                and "--out results/synth_i3d-enc3/shards/vanilla_0.h5" in c
-               for c in _commands(run, "extract shard"))
+               for c in _commands(run, "extract_shard"))
     assert any("--features results/synth_i3d-enc3/features_vanilla.h5" in c
-               for c in _commands(run, "generator train"))
+               for c in _commands(run, "train_generator"))
     assert any("--encoder results/encoders/i3d_vanilla-enc3.pt" in c
                and "--pseudo-labels results/synth_i3d-enc3/pseudo_labels.h5" in c
                for c in _commands(run, "finetune"))
-    (table,) = _commands(run, "seeds")
+    (table,) = _commands(run, "robustness_table")
     assert "results/synth_i3d-enc3_auc.json" in table and "--label 'Encoder seed'" in table
     assert "--features results/synth_i3d/features_vanilla.h5 results/synth_i3d-enc3/" in table
     # the shipped encoder stands for seed 0 when it records config.yaml's recipe ...
     write_config(tmp_path, load_config(tiny=False, overrides={"encoder_seeds": [0, 1]}))
     run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
     assert run.returncode == 0, run.stderr
-    outs = sorted(re.search(r"--out (\S+)", c)[1] for c in _commands(run, "pretrain"))
+    outs = sorted(re.search(r"--out (\S+)", c)[1] for c in _commands(run, "pretrain_encoder"))
     # the default's import, enc1's pretraining, no enc0 pretraining
     assert outs == ["results/encoders/i3d_vanilla-enc1.pt", "results/encoders/i3d_vanilla.pt"]
-    (table,) = _commands(run, "seeds")
+    (table,) = _commands(run, "robustness_table")
     assert "--mist results/synth_i3d_auc.json results/synth_i3d-enc1_auc.json" in table
     # ... and not when the recipe differs (here the tiny one): then seed 0 gets its own run
     config = load_config(tiny=True, overrides={"encoder_seeds": [0]})
@@ -71,7 +70,7 @@ def test_robustness_table_runs_one_pipeline_per_encoder_seed(tmp_path):
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "-n", "--printshellcmds", "results/robustness/synth_i3d.md")
     assert run.returncode == 0, run.stderr
-    (pretrain,) = _commands(run, "pretrain")
+    (pretrain,) = _commands(run, "pretrain_encoder")
     assert "--out results/encoders/i3d_vanilla-enc0.pt " in pretrain and "--weights" not in pretrain
 
 
@@ -82,9 +81,9 @@ def test_combined_variant_shares_the_stages_its_parts_leave_alone(tmp_path):
     assert run.returncode == 0, run.stderr
     # enc3-officialclips: enc3's encoder, features, generator and pseudo labels; its own
     # fine-tuning with officialclips' settings
-    assert len(_commands(run, "pretrain")) == 2
-    assert len(_commands(run, "extract shard")) == 2 * 2  # two encoders, two shards each
-    assert len(_commands(run, "generator train")) == 2
+    assert len(_commands(run, "pretrain_encoder")) == 2
+    assert len(_commands(run, "extract_shard")) == 2 * 2  # two encoders, two shards each
+    assert len(_commands(run, "train_generator")) == 2
     tuned = _commands(run, "finetune")
     assert len(tuned) == 2
     (enc3,) = [c for c in tuned if "results/synth_i3d-enc3-officialclips/" in c]
@@ -92,7 +91,7 @@ def test_combined_variant_shares_the_stages_its_parts_leave_alone(tmp_path):
     assert "--pseudo-labels results/synth_i3d-enc3/pseudo_labels.h5" in enc3
     assert "--sampling uniform" in enc3 and "--lr-schedule constant" in enc3
     assert "--grad-clip 20.0" in enc3
-    (table,) = _commands(run, "seeds")
+    (table,) = _commands(run, "robustness_table")
     assert ("--mist results/synth_i3d-officialclips_auc.json "
             "results/synth_i3d-enc3-officialclips_auc.json") in table
     assert "--features results/synth_i3d/features_vanilla.h5 results/synth_i3d-enc3/" in table
@@ -108,7 +107,7 @@ def test_a_second_synthetic_benchmark_renders_its_own_settings(tmp_path):
     write_config(tmp_path, load_config(tiny=True))
     run = snakemake(tmp_path, "-n", "--printshellcmds", "results/wide_i3d_auc.json")
     assert run.returncode == 0, run.stderr
-    (render,) = _commands(run, "synth")
+    (render,) = _commands(run, "make_synth")
     assert "--out results/wide/data " in render
     # config.yaml's `wide` overrides seed, width, fps, crowd and look-alikes; the rest (here the
     # tiny sizes) comes from the synth section
@@ -116,7 +115,7 @@ def test_a_second_synthetic_benchmark_renders_its_own_settings(tmp_path):
                  "--height 48 ", "--train-normal 3 "):
         assert flag in render, flag
     assert "logs/wide/make_synth.log" in render
-    (index,) = _commands(run, "datasets")
+    (index,) = _commands(run, "index_dataset")
     assert "--root results/wide/data/videos" in index
 
 
@@ -124,7 +123,7 @@ def test_bad_video_policy_reaches_every_step_that_opens_videos(tmp_path):
     write_config(tmp_path, load_config(tiny=True, overrides={"extract": {"on_bad_video": "skip"}}))
     run = snakemake(tmp_path, "-n", "--printshellcmds")
     assert run.returncode == 0, run.stderr
-    for step in ("datasets", "extract shard", "score_mist"):
+    for step in ("index_dataset", "extract_shard", "score_mist"):
         commands = _commands(run, step)
         assert commands and all("--on-bad-video skip" in c for c in commands), step
 

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from workflow_utils import REPO, load_config, snakemake, write_config
 
 pytestmark = pytest.mark.slurm

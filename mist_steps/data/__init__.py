@@ -1,0 +1,1 @@
+"""Input data: video decoding, snippet streams, preprocessing, annotations, dataset plans."""

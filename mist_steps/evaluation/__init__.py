@@ -1,0 +1,1 @@
+"""Metrics and result tables: frame-level AUC / FAR, the ablation, seed and robustness tables."""

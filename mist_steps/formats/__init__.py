@@ -1,0 +1,3 @@
+"""Every on-disk artifact: atomic writes, HDF5 feature and score files, model files, resume
+checkpoints.
+"""

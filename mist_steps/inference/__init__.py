@@ -1,0 +1,1 @@
+"""Running trained models over videos: feature extraction and the MIST scorer."""

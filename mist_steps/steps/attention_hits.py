@@ -1,0 +1,135 @@
+"""Step attention_hits: how often MIST's attention peak falls on the synthetic anomaly boxes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from collections import Counter
+
+import numpy as np
+
+from mist_steps import SNIPPET_LEN
+from mist_steps.cli import run_cli
+from mist_steps.data.video_table import read_video_table
+from mist_steps.errors import InputError
+from mist_steps.formats.atomic import write_text
+from mist_steps.formats.scores import ScoreFile
+from mist_steps.viz.explain import (
+    ATTENTION,
+    HITS_FORMAT,
+    MEASURES,
+    _frame_size,
+    frame_hits,
+    read_boxes,
+)
+from mist_steps.viz.figures import pyplot, save_figure
+from mist_steps.viz.render import crop_region
+
+log = logging.getLogger(__name__)
+
+
+def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) -> dict:
+    """Measure where the attention peak falls against the anomaly boxes (module docstring,
+    ``hits``); write ``out_json`` (and the bar chart ``out_png``)."""
+    table = read_video_table(videos_csv)
+    boxes = read_boxes(boxes_csv)
+    per_frame: list[tuple[str, dict]] = []
+    peaks: Counter = Counter()
+    videos = 0
+    map_shape = None
+    with ScoreFile(scores_h5) as sf:
+        root = sf.attrs()
+        ids = sf.videos(ATTENTION)
+        if not ids:
+            raise InputError(f"{sf.path}: no attention maps (a model without SGA, or scored "
+                             f"with --no-attention); nothing to measure")
+        rows = table.set_index("video_id")
+        for vid in ids:
+            att = sf.read(vid, ATTENTION)
+            map_shape = att.shape[1:]
+            for m in att:
+                peaks[str(tuple(int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)))] += 1
+            if vid not in boxes or vid not in rows.index:
+                continue
+            row = rows.loc[vid]
+            fps = None if math.isnan(row.fps) else float(row.fps)
+            region = crop_region(str(root["arch"]), int(root["input_size"]),
+                                 *_frame_size(row.path, fps), str(root.get("crop_mode", "center")))
+            videos += 1
+            for frame, frame_boxes in sorted(boxes[vid].items()):
+                i = frame // SNIPPET_LEN
+                if i < len(att):
+                    per_frame.append((str(row["class"]), frame_hits(att[i], region, frame_boxes)))
+    if not per_frame:
+        raise InputError(f"{boxes_csv}: no anomaly box falls in a scored snippet of the videos "
+                         f"of {scores_h5}; are they the same benchmark?")
+
+    def means(items) -> dict:
+        return {k: round(float(np.mean([m[k] for m in items])), 4) for k in MEASURES}
+
+    classes = sorted({c for c, _ in per_frame})
+    doc = {"format": HITS_FORMAT, **means([m for _, m in per_frame]), "frames": len(per_frame),
+           "videos": videos,
+           "per_class": {c: {**means([m for k, m in per_frame if k == c]),
+                             "frames": sum(k == c for k, _ in per_frame)} for c in classes},
+           "map_shape": list(map_shape), "peak_cells": dict(sorted(peaks.items())),
+           "arch": str(root["arch"]), "input_size": int(root["input_size"]),
+           "definitions": {
+               "peak_in_box": "share of annotated frames whose snippet's attention peak (the "
+                              "centre of the map's largest cell) lies inside an anomaly box",
+               "peak_cell_holds_anomaly": "share whose peak cell holds an anomaly box's centre",
+               "box_area_share": "chance level: share of the encoder's crop the boxes cover",
+               "chance_cell_centre_in_box": "chance level of peak_in_box for a random cell",
+               "chance_cell_holds_anomaly": "chance level of peak_cell_holds_anomaly for a "
+                                            "random cell"},
+           "inputs": {"scores": str(scores_h5), "videos": str(videos_csv),
+                      "boxes": str(boxes_csv)}}
+    write_text(out_json, json.dumps(doc, indent=2) + "\n")
+    if out_png is not None:
+        _hits_chart(out_png, doc)
+    log.info("attention peak in the anomaly box in %.1f %% of %d annotated frames (chance: box "
+             "area share %.1f %%, random cell %.1f %%) -> %s", 100 * doc["peak_in_box"],
+             doc["frames"], 100 * doc["box_area_share"], 100 * doc["chance_cell_centre_in_box"],
+             out_json)
+    return doc
+
+
+def _hits_chart(path, doc: dict) -> None:
+    plt = pyplot()
+    groups = ["all", *doc["per_class"]]
+    stats = [doc, *doc["per_class"].values()]
+    x = np.arange(len(groups))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) + 2), 4.2), layout="constrained")
+    bars = (("peak_in_box", "attention peak in the box", "tab:blue"),
+            ("chance_cell_centre_in_box", "chance: random peak cell", "tab:gray"),
+            ("box_area_share", "chance: box area share", "lightgray"))
+    for k, (key, label, colour) in enumerate(bars):
+        drawn = ax.bar(x + (k - 1) * 0.27, [100 * s[key] for s in stats], 0.27, label=label,
+                       color=colour)
+        ax.bar_label(drawn, fmt="%.0f", fontsize=7, padding=1)
+    ax.set_xticks(x, [f"{g}\n({s['frames']} fr)" for g, s in zip(groups, stats)], fontsize=8)
+    ax.set(ylabel="% of annotated frames", ylim=(0, 100),
+           title=f"Does the SGA attention peak sit on the anomaly? ({doc['videos']} abnormal "
+                 f"test videos, {doc['map_shape'][0]}x{doc['map_shape'][1]} maps)")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m mist_steps.steps.attention_hits",
+        description="How often MIST's attention peak falls on the synthetic benchmark's "
+        "anomaly boxes -> JSON (+ PNG).")
+    parser.add_argument("--scores", required=True, help="test_scores.h5 with /attention maps")
+    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
+    parser.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the benchmark")
+    parser.add_argument("--out", required=True, help="output JSON")
+    parser.add_argument("--out-png", help="output bar chart (PNG)")
+    a = parser.parse_args(argv)
+    attention_hits(a.scores, a.videos, a.boxes, a.out, out_png=a.out_png)
+
+
+if __name__ == "__main__":
+    run_cli(main)

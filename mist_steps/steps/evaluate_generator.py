@@ -1,0 +1,15 @@
+"""Step evaluate_generator: frame-level metrics of the stage-I generator's test scores."""
+
+from __future__ import annotations
+
+from mist_steps.cli import run_cli
+from mist_steps.evaluation.metrics import evaluate_cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    evaluate_cli(argv, prog="python -m mist_steps.steps.evaluate_generator",
+                 scores="the stage-I generator's")
+
+
+if __name__ == "__main__":
+    run_cli(main)

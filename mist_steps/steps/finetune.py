@@ -1,0 +1,457 @@
+"""Step: MIST stage II - fine-tune the encoder with self-guided attention on pseudo labels.
+
+:func:`finetune` builds :class:`~mist_steps.models.sga.MISTModel` (the vanilla encoder of
+stage I plus SGA and the heads H_c / H_g) and trains it on 16-frame clips of the TRAINING
+videos of ``videos.csv`` (``split == "train"``; ``label`` 0 normal, 1 abnormal).
+
+Clips and their targets
+-----------------------
+Every epoch, each training video gives ``clips_per_video`` clips. With ``sampling="uniform"``
+(and always for normal videos, and with ``labels="video"``) its valid start range
+``0 .. frame_count - 16`` is split into that many equal segments and one start frame (any
+frame, not only multiples of 16) is drawn uniformly in each. With ``sampling="pseudo"`` (the
+default) an abnormal video's starts are drawn, with replacement, with probability
+proportional to the clip's target plus :data:`SAMPLING_FLOOR`: self-training on the clips
+stage I believes anomalous. Why: anomalies fill 5-40 % of an abnormal video, so uniform starts
+give the "abnormal" half of a balanced batch about one clip with a high target, and the
+encoder learns the class prior instead of the anomaly - measured on the synthetic benchmark
+with the TRUE clip labels as targets, uniform starts reached a test AUC of 0.49 (0.53 at
+zoom 1), label-proportional sampling 0.77. The floor keeps every clip reachable, so wrong
+pseudo labels still meet their counter-examples. Videos shorter than 16 frames are left out
+with a warning.
+A normal video's clips get target 0. An abnormal video's clips get, with ``labels="pseudo"``,
+the frame-weighted mean of the refined pseudo labels of the snippets its 16 frames fall in:
+snippet i covers frames 16i .. 16i+15, frames past the last full snippet count with the last
+snippet's label. A clip starting at frame 10 with snippet labels
+[0, 1, ...] thus gets (6 * 0 + 10 * 1) / 16. With ``labels="video"`` (the ablation "MIST
+without pseudo labels") every clip of an abnormal video gets target 1. Pseudo labels must
+exist for every abnormal training video, with ``frame_count // 16`` snippets.
+
+Each video is read once per epoch: a file is decoded up to the last frame its clips need, a
+frame folder reads only the needed images; only the needed frames are resized (as extraction
+resizes them: :meth:`Preprocess.frame_resizer`) and kept. With ``frame_cache_mb`` > 0, a
+video whose resized frames fit what is left of that budget is decoded whole once and cut from
+memory in later epochs (:class:`~mist_steps.training.frame_cache.FrameCache`): the same clips.
+Augmentation, the same for the 16 frames of a clip: a square crop of side scale x the resized
+frame's short side (scale drawn from ``crop_scales``, by default the multi-scale
+:data:`CROP_SCALES`) at a random position, resized to
+``input_size`` (bilinear), a horizontal flip with p = 0.5, and for C3D a grey-scale version
+with p = 0.2; then the encoder's normalisation (:func:`~mist_steps.data.preprocess.normalize`).
+A crop smaller than the frame zooms in: people look larger and move more pixels per frame.
+Where speed is what makes an anomaly (the synthetic benchmark's Running, its brisk-walker
+look-alike), that contradicts the labels; the synthetic default therefore keeps the whole
+frame (``crop_scales`` [1.0], flips only): test AUC 0.749 / 0.753 / 0.748 against 0.724 /
+0.753 / 0.753 with the multi-scale crops (10 epochs, seeds 0-2; README).
+
+Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
+``ceil(max(n_normal, n_abnormal) / (batch_size / 2))`` batches, the smaller pool is cycled.
+A background thread assembles the batches and queues them (bounded queue), so reading
+overlaps training; ``threads`` worker threads decode videos (one FFmpeg thread each) in the
+order the batches first need them, a few videos ahead. A video's cut clips wait in memory
+until their batch comes: with random order about 40 % of an epoch's clips at the peak
+(uint8, 16 x S x S x 3 each: ~2.4 MB at 224 px, i.e. ~4.5 GB for UCF-Crime's 1610 videos x 3).
+
+Training
+--------
+Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
+H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam (fused)
+over all parameters (lr, weight decay), linear warm-up per optimiser step over the first
+``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
+(``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
+(``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
+the final weights - the ones scored - at a random point of a noisy path); gradients of
+``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
+their norm clipped at ``grad_clip`` (0: no clipping).
+
+Freezing rule: during the first ``freeze_epochs`` epochs the backbone (``model.encoder``,
+BatchNorm affine parameters included) has ``requires_grad`` False and every BatchNorm of the
+encoder runs in eval mode, so neither its weights nor its running statistics change; only the
+new layers (``model.new_parameters()``: SGA and H_c) learn. Adam skips parameters without a
+gradient, weight decay included, so one optimiser serves both phases. From epoch
+``freeze_epochs`` on everything trains, the encoder in train mode - or, with ``train_from``
+(an encoder endpoint, e.g. I3D ``mixed_5b``), only the encoder from that endpoint on: the
+blocks before it stay frozen as above for the whole run (weights and BatchNorm statistics),
+so no gradient flows through them and a step costs about 0.6x a full one (I3D, 64 px,
+mixed_5b; 0.75x from mixed_4b). The paper fine-tunes the whole encoder (``train_from`` None);
+the synthetic default trains from Mixed_5b, which is what lets 17 epochs fit its CPU budget
+(README, Results on the synthetic benchmark).
+
+Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
+(the caller's RNG state is restored afterwards); all data randomness of epoch e (clip starts,
+augmentation, shuffles) derives from ``np.random.default_rng([seed, e])`` alone, so the
+background thread's timing never changes the data. On CPU, deterministic algorithms are on:
+same inputs, seed and ``threads`` -> bitwise identical weights. After every epoch
+``<out_pt>.ckpt`` is written atomically (``torch.save``, read back weights-only): format
+(:data:`CKPT_FORMAT`), settings_hash, epoch (epochs done), step (optimiser steps done), model
+and optimizer state dicts, torch_rng (and cuda_rng on CUDA, for dropout), rows (the loss
+rows so far). A rerun with the same
+settings hash (every setting that changes the result - not ``epochs``, ``threads`` nor
+``device`` - plus the sha256 of the encoder and pseudo-label files and the training video
+list) resumes after the last finished epoch and ends with exactly the weights of an
+uninterrupted run; a mismatching checkpoint is ignored with a warning. CUDA runs use bf16
+autocast and are not bitwise reproducible.
+
+Outputs: ``out_pt``, a ``mist-model-v1`` file (:func:`~mist_steps.formats.mist_model.save_mist_model`;
+meta: settings, settings_hash, epochs, final_loss, seconds, clips_per_second, encoder
+{path, sha256, weights_sha256}, pseudo_labels {path, sha256} or None, train_videos, device,
+torch); optionally ``loss_csv``, one row per epoch: ``epoch, lr, loss, loss_c, loss_g, clips,
+seconds, frozen`` (lr of the epoch's last step; losses are batch means). The checkpoint is
+removed once ``out_pt`` is written.
+
+Command line: ``python -m mist_steps.steps.finetune --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from mist_steps.cli import run_cli
+from mist_steps.data.preprocess import Preprocess, normalize
+from mist_steps.data.video_table import read_video_table
+from mist_steps.errors import InputError
+from mist_steps.formats.atomic import write_text
+from mist_steps.formats.digest import file_sha256, weights_sha256
+from mist_steps.formats.encoder_file import load_encoder
+from mist_steps.formats.mist_model import save_mist_model
+from mist_steps.formats.resume import (
+    checkpoint_path,
+    load_resume_checkpoint,
+    restore_states,
+    save_checkpoint,
+    settings_digest,
+)
+from mist_steps.formats.scores import read_pseudo_labels
+from mist_steps.models.sga import MISTModel, weighted_cross_entropy
+from mist_steps.training.clip_feeder import _Feeder
+from mist_steps.training.clip_plan import (
+    CROP_SCALES,
+    LABEL_MODES,
+    SAMPLING_MODES,
+    TrainVideo,
+    plan_epoch,
+)
+from mist_steps.training.determinism import seeded_torch
+from mist_steps.training.devices import resolve_device
+from mist_steps.training.finetune_setup import (
+    CKPT_FORMAT,
+    CKPT_KEYS,
+    DEVICES,
+    LOSS_COLUMNS,
+    LR_SCHEDULES,
+    RESULT_SETTINGS,
+    _check_settings,
+    _set_frozen,
+    _training_videos,
+    learning_rate,
+)
+from mist_steps.training.frame_cache import FrameCache
+
+log = logging.getLogger(__name__)
+
+
+def _settings_hash(settings: dict, encoder_sha: str, labels_sha: str | None,
+                   videos: list[TrainVideo]) -> str:
+    return settings_digest(settings, RESULT_SETTINGS, CKPT_FORMAT, encoder_sha256=encoder_sha,
+                           pseudo_labels_sha256=labels_sha,
+                           videos=[[v.video_id, v.label, v.frame_count] for v in videos])
+
+
+def _write_loss_csv(path, rows: list[list[float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LOSS_COLUMNS)
+    for epoch, lr, loss, loss_c, loss_g, clips, seconds, frozen in rows:
+        writer.writerow([int(epoch), f"{lr:.6g}", f"{loss:.6g}", f"{loss_c:.6g}",
+                         f"{loss_g:.6g}", int(clips), f"{seconds:.3f}", int(frozen)])
+    write_text(path, buf.getvalue())
+
+
+def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: str = "pseudo",
+             sampling: str = "pseudo", input_size: int | None = None,
+             class_weights: Sequence[float] = (1.0, 1.0),
+             crop_scales: Sequence[float] = CROP_SCALES, epochs: int = 8,
+             clips_per_video: int = 3, batch_size: int = 8, accumulate: int = 1,
+             lr: float = 1e-4, weight_decay: float = 5e-4, warmup_epochs: int = 5,
+             lr_schedule: str = "cosine", freeze_epochs: int = 1,
+             train_from: str | None = None, grad_clip: float = 10.0,
+             k: int = 8, dropout: float = 0.8,
+             sga: bool = True, guided_head: bool = True, seed: int = 0, threads: int = 2,
+             device: str = "cpu", frame_cache_mb: int = 0, loss_csv=None,
+             stop_after: int | None = None) -> dict | None:
+    """Fine-tune the MIST model (module docstring) and write ``out_pt`` (and ``loss_csv``).
+
+    ``frame_cache_mb``: keep the training videos' resized frames in memory across epochs up
+    to this many MiB (:class:`~mist_steps.training.frame_cache.FrameCache`; 0: read every epoch) - the
+    weights are the same either way.
+    ``stop_after``: stop after this many epochs (counted from epoch 0) as if the job were
+    killed - only the checkpoint is written - and return None. Otherwise returns a summary:
+    epochs, clips and seconds (training, over all epochs), clips_per_second, final_loss and
+    resumed_from (the 1-based epoch the run resumed at, None for a fresh start) and
+    cached_videos (videos the frame cache held at the end).
+    """
+    settings = {"labels": labels, "sampling": sampling, "input_size": input_size,
+                "class_weights": [float(w) for w in class_weights],
+                "crop_scales": [float(c) for c in crop_scales], "epochs": int(epochs),
+                "clips_per_video": int(clips_per_video), "batch_size": int(batch_size),
+                "accumulate": int(accumulate), "lr": float(lr),
+                "weight_decay": float(weight_decay), "warmup_epochs": int(warmup_epochs),
+                "lr_schedule": lr_schedule,
+                # the cosine's length shapes every epoch; a constant rate's epochs can be added
+                "schedule_epochs": int(epochs) if lr_schedule == "cosine" else None,
+                "freeze_epochs": int(freeze_epochs), "train_from": train_from or None,
+                "grad_clip": float(grad_clip), "k": int(k),
+                "dropout": float(dropout), "sga": bool(sga), "guided_head": bool(guided_head),
+                "seed": int(seed), "threads": int(threads), "device": device,
+                "frame_cache_mb": int(frame_cache_mb)}
+    _check_settings(settings)
+    if labels == "pseudo" and pseudo_labels_h5 is None:
+        raise InputError("fine-tuning settings: labels='pseudo' needs the pseudo-label file "
+                         "(--pseudo-labels); or use labels='video' for the ablation without "
+                         "pseudo labels")
+    t_start = time.perf_counter()
+    dev = resolve_device(device)
+    out_pt = Path(out_pt)
+    encoder, _ = load_encoder(encoder_pt)
+    if isinstance(encoder, MISTModel):
+        raise InputError(f"{encoder_pt}: already a fine-tuned MIST model; stage II starts from "
+                         f"the vanilla encoder (encoder_vanilla.pt)")
+    vanilla_weights = weights_sha256(encoder)
+    if train_from and train_from not in encoder.endpoints:
+        raise InputError(f"fine-tuning settings: train_from {train_from!r} is not an endpoint "
+                         f"of the {encoder.arch.upper()} encoder of {encoder_pt}; choose one of "
+                         f"{', '.join(encoder.endpoints)} (datasets.<name>.train_from in the "
+                         f"config), or leave it out to fine-tune the whole encoder")
+    prep = Preprocess(encoder.arch, input_size)
+    settings.update(arch=encoder.arch, input_size=prep.crop)
+    labels_by_video = labels_sha = None
+    if labels == "pseudo":
+        labels_by_video = read_pseudo_labels(pseudo_labels_h5)
+        labels_sha = file_sha256(pseudo_labels_h5)
+    table = read_video_table(videos_csv)
+    videos, skipped = _training_videos(table, labels_by_video, videos_csv, pseudo_labels_h5)
+    n_normal = sum(v.label == 0 for v in videos)
+    encoder_sha = file_sha256(encoder_pt)
+    settings_hash = _settings_hash(settings, encoder_sha, labels_sha, videos)
+    ckpt_path = checkpoint_path(out_pt)
+    half = batch_size // 2
+    n_batches = math.ceil(max(n_normal * clips_per_video,
+                              (len(videos) - n_normal) * clips_per_video) / half)
+    steps_per_epoch = math.ceil(n_batches / accumulate)
+    warmup_steps = warmup_epochs * steps_per_epoch
+    w0, w1 = settings["class_weights"]
+    log.info("fine-tuning %s %d px on %d normal + %d abnormal training videos (%d left out), "
+             "%s labels, %d batches of %d clips per epoch, on %s", encoder.arch, prep.crop,
+             n_normal, len(videos) - n_normal, len(skipped), labels, n_batches, batch_size, dev)
+
+    with seeded_torch(threads, seed, dev):
+        try:
+            model = MISTModel(encoder, input_size=prep.crop, k=k, dropout=dropout, sga=sga,
+                              guided_head=guided_head).to(dev)
+        except ValueError as err:
+            raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
+                             f"at input size {prep.crop}: {err}") from None
+        # fused: one kernel over all parameters; on CPU the step of the ~25 M trainable
+        # parameters (SGA's F1 alone is 19 M) drops from ~150 to ~36 ms (I3D, batch 8)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
+                               fused=True)
+        rows: list[list[float]] = []
+        start, step, resumed_from = 0, 0, None
+        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
+                                      progress_key="epoch", target=epochs,
+                                      required=CKPT_KEYS, log=log)
+        if ckpt is not None:
+            restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
+            torch.set_rng_state(ckpt["torch_rng"])
+            if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(ckpt["cuda_rng"], dev)
+            rows = [list(r) for r in ckpt["rows"]]
+            start, step = int(ckpt["epoch"]), int(ckpt["step"])
+            resumed_from = start + 1
+            log.info("resuming from epoch %d of %d (%s)", resumed_from, epochs, ckpt_path)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
+                    else contextlib.nullcontext())
+
+        cache = FrameCache(frame_cache_mb * 2**20) if frame_cache_mb > 0 else None
+        for epoch in range(start, epochs):
+            if stop_after is not None and epoch >= stop_after:
+                log.info("stopping after %d epochs (stop_after)", epoch)
+                return None
+            t0 = time.perf_counter()
+            log.info("epoch %d/%d started", epoch + 1, epochs)
+            frozen = epoch < freeze_epochs
+            _set_frozen(model, frozen, train_from)
+            clips, batches = plan_epoch(videos, clips_per_video=clips_per_video,
+                                        batch_size=batch_size, gray=encoder.arch == "c3d",
+                                        rng=np.random.default_rng([seed, epoch]),
+                                        sampling=sampling, crop_scales=crop_scales)
+            sums = np.zeros(3)
+            rate = lr
+            feeder = _Feeder(videos, clips, batches, prep, workers=threads, cache=cache)
+            bar = tqdm(feeder, total=len(batches), desc=f"finetune {epoch + 1}/{epochs}",
+                       unit="batch", mininterval=5.0)
+            try:
+                for b, (x, y) in enumerate(bar):
+                    group_len = min(accumulate, len(batches) - b // accumulate * accumulate)
+                    if b % accumulate == 0:
+                        opt.zero_grad(set_to_none=True)
+                    x = normalize(encoder.arch, x.to(dev, non_blocking=True))
+                    y = y.to(dev)
+                    with autocast:
+                        out = model(x)
+                    loss_c = weighted_cross_entropy(out.logits, y, w0, w1)
+                    loss_g = (weighted_cross_entropy(out.guided_logits, y, w0, w1)
+                              if out.guided_logits is not None else torch.zeros((), device=dev))
+                    loss = loss_c + loss_g
+                    (loss / group_len).backward()
+                    parts = [float(loss.detach()), float(loss_c.detach()), float(loss_g.detach())]
+                    if not math.isfinite(parts[0]):
+                        raise InputError(f"fine-tuning diverged: loss {parts[0]} in epoch "
+                                         f"{epoch + 1}, batch {b + 1}; lower the learning rate "
+                                         f"(now {lr}) or check the pseudo labels")
+                    sums += parts
+                    if b % accumulate == group_len - 1:  # last micro-batch of its group
+                        rate = learning_rate(step, lr=lr, warmup_steps=warmup_steps,
+                                             total_steps=epochs * steps_per_epoch,
+                                             schedule=lr_schedule)
+                        for g in opt.param_groups:
+                            g["lr"] = rate
+                        if grad_clip > 0:
+                            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                        opt.step()
+                        step += 1
+                    bar.set_postfix(loss=f"{parts[0]:.4f}", refresh=False)
+            finally:
+                bar.close()
+                feeder.close()
+            seconds = time.perf_counter() - t0
+            n_clips = len(batches) * batch_size
+            mean = sums / len(batches)
+            rows.append([epoch + 1, rate, *mean.tolist(), n_clips, seconds, int(frozen)])
+            log.info("epoch %d/%d%s: loss %.4f (H_c %.4f, H_g %.4f), lr %.3g, %d clips in "
+                     "%.1f s (%.2f clips/s)", epoch + 1, epochs, " (backbone frozen)" * frozen,
+                     *mean, rate, n_clips, seconds, n_clips / seconds)
+            doc = {"format": CKPT_FORMAT, "settings_hash": settings_hash, "epoch": epoch + 1,
+                   "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                   "torch_rng": torch.get_rng_state(), "rows": rows,
+                   "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
+            save_checkpoint(ckpt_path, doc)
+
+    if cache is not None:
+        log.info("frame cache: %d of %d videos, %.0f MiB of %d", len(cache), len(videos),
+                 cache.used / 2**20, frame_cache_mb)
+    model.eval()
+    total_clips = int(sum(r[5] for r in rows))
+    train_seconds = float(sum(r[6] for r in rows))
+    clips_per_second = total_clips / train_seconds if train_seconds > 0 else 0.0
+    final_loss = float(rows[-1][2])
+    meta = {"settings": settings, "settings_hash": settings_hash, "epochs": int(epochs),
+            "final_loss": final_loss, "seconds": time.perf_counter() - t_start,
+            "train_seconds": train_seconds, "clips_per_second": clips_per_second,
+            "encoder": {"path": str(encoder_pt), "sha256": encoder_sha,
+                        "weights_sha256": vanilla_weights},
+            "pseudo_labels": (None if labels_sha is None
+                              else {"path": str(pseudo_labels_h5), "sha256": labels_sha}),
+            "train_videos": {"normal": n_normal, "abnormal": len(videos) - n_normal,
+                             "left_out": skipped},
+            "device": dev.type, "torch": torch.__version__}
+    digest = save_mist_model(out_pt, model.cpu(), meta)
+    if loss_csv is not None:
+        _write_loss_csv(loss_csv, rows)
+    ckpt_path.unlink(missing_ok=True)
+    log.info("MIST model written to %s [weights %s]: %d epochs, final loss %.4f, %.2f clips/s",
+             out_pt, digest[:12], epochs, final_loss, clips_per_second)
+    return {"epochs": int(epochs), "clips": total_clips, "seconds": train_seconds,
+            "clips_per_second": clips_per_second, "final_loss": final_loss,
+            "resumed_from": resumed_from, "cached_videos": len(cache) if cache else 0}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m mist_steps.steps.finetune",
+        description="MIST stage II: fine-tune the vanilla encoder with self-guided attention "
+        "on clip-level pseudo labels (balanced normal/abnormal batches, resumable).")
+    p.add_argument("--encoder", required=True, help="vanilla encoder file (mist-encoder-v1 .pt)")
+    p.add_argument("--videos", required=True, help="dataset index videos.csv")
+    p.add_argument("--out", required=True, help="output MIST model (.pt); the resumable "
+                   "checkpoint is kept beside it as <out>.ckpt while training")
+    p.add_argument("--pseudo-labels", default=None,
+                   help="pseudo-label file (.h5) of stage I (needed with --labels pseudo)")
+    p.add_argument("--labels", choices=LABEL_MODES, default="pseudo",
+                   help="pseudo: clip targets from the pseudo labels; video: every clip of an "
+                   "abnormal video is 1 (ablation) (default pseudo)")
+    p.add_argument("--sampling", choices=SAMPLING_MODES, default="pseudo",
+                   help="clip starts in abnormal videos: pseudo: drawn in proportion to the "
+                   "pseudo labels; uniform: one per segment (default pseudo; video labels "
+                   "always sample uniformly)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="crop side in px (default: the encoder's, I3D 224 / C3D 112)")
+    p.add_argument("--class-weights", type=float, nargs=2, default=(1.0, 1.0),
+                   metavar=("W0", "W1"), help="weights of the anomalous and normal loss terms "
+                   "(default 1 1; the paper uses 1.2 0.8 for UCF-Crime I3D)")
+    p.add_argument("--crop-scales", type=float, nargs="+", default=CROP_SCALES, metavar="S",
+                   help="crop side / frame short side, one drawn per clip (default: "
+                        f"{' '.join(map(str, CROP_SCALES))}; 1.0 alone: flips only)")
+    p.add_argument("--epochs", type=int, default=8, help="(default 8)")
+    p.add_argument("--clips-per-video", type=int, default=3, help="per epoch (default 3)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="clips per batch, even: half normal, half abnormal (default 8)")
+    p.add_argument("--accumulate", type=int, default=1,
+                   help="micro-batches per optimiser step (default 1)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
+    p.add_argument("--warmup-epochs", type=int, default=5,
+                   help="linear warm-up of the learning rate over these epochs (default 5)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
+                   help="after the warm-up: cosine decay towards 0, or constant (default cosine)")
+    p.add_argument("--freeze-epochs", type=int, default=1,
+                   help="epochs with the backbone (weights and BatchNorm statistics) frozen "
+                   "(default 1)")
+    p.add_argument("--train-from", default=None, metavar="ENDPOINT",
+                   help="train the encoder from this endpoint on (e.g. mixed_5b), the blocks "
+                   "before it frozen throughout (default: the whole encoder, as the paper)")
+    p.add_argument("--grad-clip", type=float, default=10.0,
+                   help="gradient-norm clip, 0 disables (default 10)")
+    p.add_argument("--k", type=int, default=8, help="SGA's k (2k channels) (default 8)")
+    p.add_argument("--dropout", type=float, default=0.8, help="before H_c (default 0.8)")
+    p.add_argument("--no-sga", dest="sga", action="store_false",
+                   help="ablation: no self-guided attention (H_c on the final map only)")
+    p.add_argument("--no-guided-head", dest="guided_head", action="store_false",
+                   help="ablation: attention without the guided head H_g and its loss")
+    p.add_argument("--seed", type=int, default=0, help="(default 0)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="auto: CUDA when available (default cpu)")
+    p.add_argument("--frame-cache-mb", type=int, default=0, metavar="MIB",
+                   help="keep resized training frames in memory across epochs up to this "
+                        "many MiB (default 0: decode every epoch; same weights either way)")
+    p.add_argument("--loss-csv", default=None, help="output CSV of the per-epoch loss")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many epochs as if killed (testing; default: run all)")
+    a = p.parse_args(argv)
+    finetune(a.encoder, a.videos, a.out, pseudo_labels_h5=a.pseudo_labels, labels=a.labels,
+             sampling=a.sampling, input_size=a.input_size, class_weights=a.class_weights,
+             crop_scales=a.crop_scales, epochs=a.epochs, clips_per_video=a.clips_per_video,
+             batch_size=a.batch_size, accumulate=a.accumulate, lr=a.lr,
+             weight_decay=a.weight_decay,
+             warmup_epochs=a.warmup_epochs, lr_schedule=a.lr_schedule,
+             freeze_epochs=a.freeze_epochs, train_from=a.train_from,
+             grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
+             guided_head=a.guided_head, seed=a.seed, threads=a.threads, device=a.device,
+             frame_cache_mb=a.frame_cache_mb, loss_csv=a.loss_csv, stop_after=a.stop_after)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,16 @@
+"""Step report_roc: ROC curves of the generator and of MIST."""
+
+from __future__ import annotations
+
+from mist_steps.cli import run_cli
+from mist_steps.viz.score_plots import plot_roc, score_plot_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = score_plot_parser("python -m mist_steps.steps.report_roc",
+                          "ROC curves: generator only vs MIST.").parse_args(argv)
+    plot_roc(a.generator_scores, a.mist_scores, a.ground_truth, a.videos, a.out, run=a.run)
+
+
+if __name__ == "__main__":
+    run_cli(main)

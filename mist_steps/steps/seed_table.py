@@ -1,0 +1,15 @@
+"""Step seed_table: generator vs MIST test AUC over generator and fine-tuning seeds."""
+
+from __future__ import annotations
+
+from mist_steps.cli import run_cli
+from mist_steps.evaluation.seed_summary import seed_table_cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    seed_table_cli(argv, prog="python -m mist_steps.steps.seed_table",
+                   what="generator and fine-tuning seeds")
+
+
+if __name__ == "__main__":
+    run_cli(main)

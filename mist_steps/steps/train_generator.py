@@ -1,0 +1,302 @@
+"""Step: train MIST's multiple-instance pseudo-label generator (stage I), and score videos with it.
+
+``train``: :func:`train_generator` - the MIL regressor of :mod:`mist_steps.training.mil` on the vanilla
+features of the TRAINING videos (video-level labels only). Each step draws ``batch_normal``
+normal and ``batch_abnormal`` abnormal training videos - without replacement within a step, or
+with replacement when fewer such videos exist (e.g. ShanghaiTech has 63 abnormal training
+videos) - samples each into L sub-bags (sparse continuous sampling, or ``uniform`` segments),
+and takes one Adagrad step (lr 0.01, weight decay 0.001, gradient norm clipped at 10) on the
+chosen loss. The official code walks through shuffled epochs instead; with one batch per
+epoch on ShanghaiTech (the only dataset its stage-I script handles) the two coincide in
+distribution. The number of steps is the caller's: the official script runs 3001 epochs,
+i.e. 3001 steps on ShanghaiTech (min(175, 63) // 40 = 1 batch per epoch) and would run
+60 020 on UCF-Crime (800 // 40 = 20 batches per epoch).
+
+Training videos listed in the features' skipped list, or absent from the features file, are
+left out with a log line; no normal or no abnormal training video left is an error.
+
+Determinism and resuming: one seed drives the weight initialisation (a torch.Generator), the
+batch and shift draws (a numpy Generator) and dropout (torch's RNG, forked so a caller's is
+untouched); ``torch.use_deterministic_algorithms`` is on while training. Same inputs, seed
+and ``threads`` -> bitwise identical weights on one machine type (CPU). Every
+``checkpoint_every`` steps the model, optimizer, both RNG states and the loss rows so far go
+to ``<out>.ckpt`` (atomic); a rerun with the same settings (hash over every setting that
+changes the result, the features file's sha256 and the training video list - not ``steps``
+nor ``threads``) resumes from it and ends with exactly the weights of an uninterrupted run.
+The side file is removed once the output is written. The log has a line ``step k/N: loss``
+every tenth of ``checkpoint_every`` steps, so a killed run's log tells how far it got.
+
+Speed (``benchmarks/generator_speed.py``, UCF-Crime-sized random I3D features, L = 32, T = 4,
+one busy 2-core CPU): ~0.34 s per step with ``threads=1`` (~18 min for 3001 steps, plus
+~1 min to hash and load 1610 videos); ``threads=2`` was slower there (~0.57 s), as torch's
+thread hand-offs cost more than they gain on a loaded machine. All training data is held in
+memory (crop mean: float32 [n, 1, D] per video, ~3 GB for UCF-Crime I3D).
+
+Output ``mist-generator-v1`` (``torch.load(..., weights_only=True)``): a dict with
+``format``, ``state_dict``, ``config`` (dim, dropout, crops, l2_normalize, n_crops) and
+``meta`` (settings, settings_hash, features {path, sha256, attrs}, train_videos {normal,
+abnormal, left_out}, steps_done, final_loss, seconds, threads, torch). The loss CSV
+(optional): one row per step - ``step, loss, hinge, sparsity, seconds`` (step 1-based;
+seconds = that step's wall time).
+
+``score``: :func:`score_videos` - every clip of every chosen video (``split`` train, test or
+all) through the trained generator in eval mode, written with :mod:`mist_steps.formats.scores`:
+``/scores/<video_id>`` float32 [n_clips], attributes label, class, split; root attributes
+generator (path), generator_sha256, features (path), split, crops, l2_normalize.
+
+Command line: ``python -m mist_steps.steps.train_generator {train,score} --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mist_steps.cli import run_cli
+from mist_steps.data.selection import select_videos
+from mist_steps.data.video_table import read_video_table
+from mist_steps.errors import InputError
+from mist_steps.formats.atomic import atomic_path, write_text
+from mist_steps.formats.digest import file_sha256
+from mist_steps.formats.features import FeatureFile
+from mist_steps.formats.generator_file import generator_document
+from mist_steps.formats.resume import (
+    checkpoint_path,
+    load_resume_checkpoint,
+    restore_states,
+    save_checkpoint,
+    settings_digest,
+)
+from mist_steps.models.generator import DROPOUT, build_generator
+from mist_steps.training.determinism import seeded_torch
+from mist_steps.training.generator_loop import (
+    CKPT_FORMAT,
+    CKPT_KEYS,
+    LOSS_COLUMNS,
+    RESULT_SETTINGS,
+    _bag_scores,
+    _Batcher,
+    _check_settings,
+    _load_training_set,
+)
+from mist_steps.training.mil import (
+    CROP_MODES,
+    LOSSES,
+    SAMPLINGS,
+    bag_loss,
+    draw_batch,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _settings_hash(settings: dict, features_sha: str, videos: list[tuple[str, int]]) -> str:
+    return settings_digest(settings, RESULT_SETTINGS, CKPT_FORMAT, features_sha256=features_sha,
+                           videos=videos)
+
+
+def _write_loss_csv(path, rows: list[list[float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(LOSS_COLUMNS)
+    for step, loss, hinge, sparsity, seconds in rows:
+        writer.writerow([int(step), f"{loss:.6g}", f"{hinge:.6g}", f"{sparsity:.6g}",
+                         f"{seconds:.4f}"])
+    write_text(path, buf.getvalue())
+
+
+def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, steps: int,
+                    sampling: str = "sparse", sub_bags: int = 32, loss: str = "paper",
+                    topk: int = 7, epsilon: float = 1.0, lam: float = 0.01, crops: str = "mean",
+                    l2_normalize: bool = False, batch_normal: int = 40, batch_abnormal: int = 40,
+                    lr: float = 0.01, weight_decay: float = 0.001, grad_clip: float = 10.0,
+                    seed: int = 0, threads: int = 1, checkpoint_every: int = 100,
+                    loss_csv=None, stop_after: int | None = None) -> dict | None:
+    """Train the generator (module docstring) and write ``out_pt`` (and ``loss_csv``).
+
+    ``stop_after``: stop after this many steps (counted from step 0) as if the job were
+    killed - nothing is written but the periodic checkpoints - and return None; for tests and
+    time-sliced runs. Returns a summary dict otherwise.
+    """
+    settings = {"sampling": sampling, "sub_bags": int(sub_bags),
+                "clips_per_bag": int(clips_per_bag), "loss": loss, "topk": int(topk),
+                "epsilon": float(epsilon), "lam": float(lam), "crops": crops,
+                "l2_normalize": bool(l2_normalize), "steps": int(steps),
+                "batch_normal": int(batch_normal), "batch_abnormal": int(batch_abnormal),
+                "lr": float(lr), "weight_decay": float(weight_decay),
+                "grad_clip": float(grad_clip), "seed": int(seed), "dropout": DROPOUT}
+    _check_settings(settings)
+    if steps < 1 or checkpoint_every < 1 or threads < 1:
+        raise ValueError("steps, checkpoint_every and threads must be >= 1")
+    features_h5, out_pt = Path(features_h5), Path(out_pt)
+    table = read_video_table(videos_csv)
+    t_start = time.perf_counter()
+
+    with FeatureFile(features_h5) as ff:
+        root = ff.attrs()
+        chosen = select_videos(table, ff, "train", videos_csv=videos_csv)
+        n_normal = chosen.labels.count(0)
+        n_abnormal = chosen.labels.count(1)
+        if n_normal == 0 or n_abnormal == 0:
+            raise InputError(
+                f"{videos_csv} with {features_h5}: {n_normal} normal and {n_abnormal} abnormal "
+                f"training videos have features; MIL training needs both (check the split, "
+                f"the labels and the skipped videos)")
+        log.info("training on %d normal + %d abnormal videos (%d left out) of %s",
+                 n_normal, n_abnormal, len(chosen.left_out), features_h5)
+        log.info("hashing %s", features_h5)
+        features_sha = file_sha256(features_h5)
+        data = _load_training_set(ff, chosen.ids, settings)
+    dim, n_crops = int(root["dim"]), int(root["n_crops"])
+    normal = [i for i, lab in enumerate(chosen.labels) if lab == 0]
+    abnormal = [i for i, lab in enumerate(chosen.labels) if lab == 1]
+    settings_hash = _settings_hash(settings, features_sha,
+                                   [[v, lab] for v, lab in zip(chosen.ids, chosen.labels)])
+    ckpt_path = checkpoint_path(out_pt)
+    n_bags_normal = batch_normal * (n_crops if crops == "separate" else 1)
+    batcher = _Batcher(data, settings)
+    progress_every = max(1, checkpoint_every // 10)  # log lines: what a killed run had done
+
+    with seeded_torch(threads, seed):
+        model = build_generator(dim, generator=torch.Generator().manual_seed(seed)).train()
+        opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=weight_decay)
+        rng = np.random.default_rng(seed)
+        rows: list[list[float]] = []
+        start = 0
+        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
+                                      progress_key="step", target=steps,
+                                      required=CKPT_KEYS, log=log)
+        if ckpt is not None:
+            restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
+            rng.bit_generator.state = ckpt["numpy_rng"]
+            torch.set_rng_state(ckpt["torch_rng"])
+            rows, start = [list(r) for r in ckpt["rows"]], int(ckpt["step"])
+            log.info("resuming from %s at step %d of %d", ckpt_path, start, steps)
+
+        bar = tqdm(range(start, steps), initial=start, total=steps, desc="generator",
+                   unit="step", mininterval=5.0)
+        for step in bar:
+            if stop_after is not None and step >= stop_after:
+                bar.close()
+                log.info("stopping after %d steps (stop_after)", step)
+                return None
+            t0 = time.perf_counter()
+            picks = ([normal[i] for i in draw_batch(len(normal), batch_normal, rng)]
+                     + [abnormal[i] for i in draw_batch(len(abnormal), batch_abnormal, rng)])
+            bags = _bag_scores(model, batcher(picks, rng), settings)
+            parts = bag_loss(bags[:n_bags_normal], bags[n_bags_normal:], loss=loss, topk=topk,
+                             epsilon=epsilon, lam=lam)
+            opt.zero_grad(set_to_none=True)
+            parts.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            total = float(parts.total.detach())
+            if not np.isfinite(total):
+                raise InputError(f"{features_h5}: the loss became {total} at step {step + 1}; "
+                                 f"check the features (scale) or lower the learning rate")
+            rows.append([step + 1, total, float(parts.hinge.detach()),
+                         float(parts.sparsity.detach()), time.perf_counter() - t0])
+            bar.set_postfix(loss=f"{total:.4f}", refresh=False)
+            if (step + 1) % progress_every == 0:
+                log.info("step %d/%d: loss %.4f", step + 1, steps, total)
+            if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+                save_checkpoint(ckpt_path, {
+                    "format": CKPT_FORMAT, "settings_hash": settings_hash, "step": step + 1,
+                    "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                    "rows": rows})
+        bar.close()
+
+    seconds = time.perf_counter() - t_start
+    config = {"dim": dim, "dropout": DROPOUT, "crops": crops, "l2_normalize": bool(l2_normalize),
+              "n_crops": n_crops}
+    meta = {"settings": settings, "settings_hash": settings_hash,
+            "features": {"path": str(features_h5), "sha256": features_sha, "attrs": root},
+            "train_videos": {"normal": n_normal, "abnormal": n_abnormal,
+                             "left_out": chosen.left_out},
+            "steps_done": steps, "final_loss": rows[-1][1], "seconds": seconds,
+            "threads": int(threads), "torch": torch.__version__}
+    with atomic_path(out_pt) as tmp:
+        torch.save(generator_document(model, config, meta), tmp)
+    if loss_csv is not None:
+        _write_loss_csv(loss_csv, rows)
+    ckpt_path.unlink(missing_ok=True)
+    log.info("generator written to %s: %d steps, final loss %.4f, %.1f s", out_pt, steps,
+             rows[-1][1], seconds)
+    return {"steps": steps, "final_loss": rows[-1][1], "seconds": seconds,
+            "normal": n_normal, "abnormal": n_abnormal, "left_out": len(chosen.left_out)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m mist_steps.steps.train_generator",
+        description="MIST stage I: train the multiple-instance pseudo-label generator on "
+        "video-level labels.")
+    t = parser
+    t.add_argument("--features", required=True, help="vanilla feature file (.h5)")
+    t.add_argument("--videos", required=True, help="dataset index videos.csv")
+    t.add_argument("--out", required=True, help="output generator file (.pt); the resumable "
+                   "checkpoint is kept beside it as <out>.ckpt while training")
+    t.add_argument("--loss-csv", help="output CSV of the per-step loss (optional)")
+    t.add_argument("--steps", type=int, required=True,
+                   help="optimisation steps (official: 3001 epochs = 3001 steps on ShanghaiTech)")
+    t.add_argument("--clips-per-bag", type=int, required=True, metavar="T",
+                   help="clips per sub-bag (authors: 4 UCF-Crime I3D, 3 UCF-Crime C3D, "
+                   "7 ShanghaiTech)")
+    t.add_argument("--sub-bags", type=int, default=32, metavar="L",
+                   help="sub-bags per video (uniform: segments) (default 32)")
+    t.add_argument("--sampling", choices=SAMPLINGS, default="sparse",
+                   help="sparse: sparse continuous sampling (MIST); uniform: L averaged "
+                   "segments (Sultani et al.) (default sparse)")
+    t.add_argument("--loss", choices=LOSSES, default="paper",
+                   help="paper: Eq. 7 on sub-bag max scores; topk: the official code's "
+                   "mean of the top-k clip scores (default paper)")
+    t.add_argument("--topk", type=int, default=7, help="k of --loss topk (default 7)")
+    t.add_argument("--epsilon", type=float, default=1.0, help="hinge margin (default 1.0)")
+    t.add_argument("--lambda", dest="lam", type=float, default=0.01,
+                   help="sparsity weight (default 0.01)")
+    t.add_argument("--crops", choices=CROP_MODES, default="mean",
+                   help="mean: average the crops of a clip; separate: every crop its own bag "
+                   "(default mean)")
+    t.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=False,
+                   help="L2-normalise every clip feature (default off)")
+    t.add_argument("--batch-normal", type=int, default=40,
+                   help="normal videos per step (default 40)")
+    t.add_argument("--batch-abnormal", type=int, default=40,
+                   help="abnormal videos per step (default 40)")
+    t.add_argument("--lr", type=float, default=0.01, help="Adagrad learning rate (default 0.01)")
+    t.add_argument("--weight-decay", type=float, default=0.001, help="(default 0.001)")
+    t.add_argument("--grad-clip", type=float, default=10.0,
+                   help="gradient-norm clip (default 10)")
+    t.add_argument("--seed", type=int, default=0, help="(default 0)")
+    t.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    t.add_argument("--checkpoint-every", type=int, default=100,
+                   help="steps between resumable checkpoints (default 100)")
+    t.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many steps as if killed (testing; default: run all)")
+    args = parser.parse_args(argv)
+    for flag in ("steps", "clips_per_bag", "sub_bags", "topk", "batch_normal",
+                 "batch_abnormal", "threads", "checkpoint_every"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1")
+    train_generator(args.features, args.videos, args.out, clips_per_bag=args.clips_per_bag,
+                    steps=args.steps, sampling=args.sampling, sub_bags=args.sub_bags,
+                    loss=args.loss, topk=args.topk, epsilon=args.epsilon, lam=args.lam,
+                    crops=args.crops, l2_normalize=args.l2_normalize,
+                    batch_normal=args.batch_normal, batch_abnormal=args.batch_abnormal,
+                    lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                    seed=args.seed, threads=args.threads,
+                    checkpoint_every=args.checkpoint_every, loss_csv=args.loss_csv,
+                    stop_after=args.stop_after)
+
+
+if __name__ == "__main__":
+    run_cli(main)

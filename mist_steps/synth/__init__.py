@@ -1,0 +1,1 @@
+"""The synthetic surveillance benchmark's renderer and the proxy clips of encoder pretraining."""

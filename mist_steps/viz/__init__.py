@@ -1,0 +1,1 @@
+"""Figures and renderings of the report: plots, heat-map overlays, explanations."""
