@@ -268,7 +268,7 @@ def test_resume_equals_uninterrupted_and_backbone_trains_after_unfreezing(
         data, full, stopped, caplog):
     out_full, summary_full = full
     out, _ = stopped
-    with caplog.at_level("INFO", logger="mist_steps.steps.finetune"):
+    with caplog.at_level("INFO", logger="mist_steps"):
         summary = finetune(data["encoder"], data["videos"], out,
                            pseudo_labels_h5=data["pseudo"], loss_csv=out.with_suffix(".csv"),
                            **RUN)

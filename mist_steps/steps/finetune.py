@@ -104,22 +104,20 @@ Command line: ``python -m mist_steps.steps.finetune --help``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from mist_steps.cli import run_cli
-from mist_steps.data.preprocess import Preprocess, normalize
+from mist_steps.data.preprocess import Preprocess
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
@@ -128,34 +126,27 @@ from mist_steps.formats.encoder_file import load_encoder
 from mist_steps.formats.mist_model import save_mist_model
 from mist_steps.formats.resume import (
     checkpoint_path,
-    load_resume_checkpoint,
-    restore_states,
-    save_checkpoint,
     settings_digest,
 )
 from mist_steps.formats.scores import read_pseudo_labels
-from mist_steps.models.sga import MISTModel, weighted_cross_entropy
-from mist_steps.training.clip_feeder import _Feeder
+from mist_steps.models.sga import MISTModel
 from mist_steps.training.clip_plan import (
     CROP_SCALES,
     LABEL_MODES,
     SAMPLING_MODES,
     TrainVideo,
-    plan_epoch,
 )
 from mist_steps.training.determinism import seeded_torch
 from mist_steps.training.devices import resolve_device
+from mist_steps.training.finetune_loop import EpochPlan, resume, train_epochs
 from mist_steps.training.finetune_setup import (
     CKPT_FORMAT,
-    CKPT_KEYS,
     DEVICES,
     LOSS_COLUMNS,
     LR_SCHEDULES,
     RESULT_SETTINGS,
     _check_settings,
-    _set_frozen,
     _training_videos,
-    learning_rate,
 )
 from mist_steps.training.frame_cache import FrameCache
 
@@ -224,6 +215,69 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
     t_start = time.perf_counter()
     dev = resolve_device(device)
     out_pt = Path(out_pt)
+    src = _load_inputs(encoder_pt, videos_csv, pseudo_labels_h5, labels=labels,
+                       input_size=input_size, train_from=train_from)
+    settings.update(arch=src.encoder.arch, input_size=src.prep.crop)
+    videos, n_normal = src.videos, sum(v.label == 0 for v in src.videos)
+    settings_hash = _settings_hash(settings, src.encoder_sha, src.labels_sha, videos)
+    ckpt_path = checkpoint_path(out_pt)
+    n_batches = math.ceil(max(n_normal, len(videos) - n_normal) * clips_per_video
+                          / (batch_size // 2))
+    steps_per_epoch = math.ceil(n_batches / accumulate)
+    plan = EpochPlan(epochs=int(epochs), clips_per_video=clips_per_video, batch_size=batch_size,
+                     accumulate=accumulate, sampling=sampling, crop_scales=crop_scales,
+                     class_weights=settings["class_weights"], lr=lr, lr_schedule=lr_schedule,
+                     warmup_steps=warmup_epochs * steps_per_epoch,
+                     steps_per_epoch=steps_per_epoch, freeze_epochs=freeze_epochs,
+                     train_from=train_from, grad_clip=grad_clip, seed=seed, threads=threads)
+    log.info("fine-tuning %s %d px on %d normal + %d abnormal training videos (%d left out), "
+             "%s labels, %d batches of %d clips per epoch, on %s", src.encoder.arch,
+             src.prep.crop, n_normal, len(videos) - n_normal, len(src.skipped), labels,
+             n_batches, batch_size, dev)
+
+    with seeded_torch(threads, seed, dev):
+        try:
+            model = MISTModel(src.encoder, input_size=src.prep.crop, k=k, dropout=dropout,
+                              sga=sga, guided_head=guided_head).to(dev)
+        except ValueError as err:
+            raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
+                             f"at input size {src.prep.crop}: {err}") from None
+        # fused: one kernel over all parameters; on CPU the step of the ~25 M trainable
+        # parameters (SGA's F1 alone is 19 M) drops from ~150 to ~36 ms (I3D, batch 8)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
+                               fused=True)
+        progress = resume(ckpt_path, settings_hash, model, opt, dev, epochs)
+        cache = FrameCache(frame_cache_mb * 2**20) if frame_cache_mb > 0 else None
+        if not train_epochs(model, opt, videos, src.prep, plan, progress, dev=dev,
+                            ckpt_path=ckpt_path, settings_hash=settings_hash, cache=cache,
+                            stop_after=stop_after):
+            return None
+    if cache is not None:
+        log.info("frame cache: %d of %d videos, %.0f MiB of %d", len(cache), len(videos),
+                 cache.used / 2**20, frame_cache_mb)
+    summary = _write_model(out_pt, model, progress.rows, src, settings=settings,
+                           settings_hash=settings_hash, encoder_pt=encoder_pt,
+                           pseudo_labels_h5=pseudo_labels_h5, seconds=time.perf_counter() - t_start,
+                           dev=dev, loss_csv=loss_csv)
+    ckpt_path.unlink(missing_ok=True)
+    return {**summary, "resumed_from": progress.resumed_from,
+            "cached_videos": len(cache) if cache else 0}
+
+
+@dataclass
+class _Inputs:
+    encoder: nn.Module
+    vanilla_weights: str
+    encoder_sha: str
+    prep: Preprocess
+    labels_sha: str | None
+    videos: list[TrainVideo]
+    skipped: list
+
+
+def _load_inputs(encoder_pt, videos_csv, pseudo_labels_h5, *, labels: str,
+                 input_size: int | None, train_from: str | None) -> _Inputs:
+    """The vanilla encoder, its preprocessing and the training videos with their labels."""
     encoder, _ = load_encoder(encoder_pt)
     if isinstance(encoder, MISTModel):
         raise InputError(f"{encoder_pt}: already a fine-tuned MIST model; stage II starts from "
@@ -235,147 +289,44 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
                          f"{', '.join(encoder.endpoints)} (datasets.<name>.train_from in the "
                          f"config), or leave it out to fine-tune the whole encoder")
     prep = Preprocess(encoder.arch, input_size)
-    settings.update(arch=encoder.arch, input_size=prep.crop)
     labels_by_video = labels_sha = None
     if labels == "pseudo":
         labels_by_video = read_pseudo_labels(pseudo_labels_h5)
         labels_sha = file_sha256(pseudo_labels_h5)
     table = read_video_table(videos_csv)
     videos, skipped = _training_videos(table, labels_by_video, videos_csv, pseudo_labels_h5)
-    n_normal = sum(v.label == 0 for v in videos)
-    encoder_sha = file_sha256(encoder_pt)
-    settings_hash = _settings_hash(settings, encoder_sha, labels_sha, videos)
-    ckpt_path = checkpoint_path(out_pt)
-    half = batch_size // 2
-    n_batches = math.ceil(max(n_normal * clips_per_video,
-                              (len(videos) - n_normal) * clips_per_video) / half)
-    steps_per_epoch = math.ceil(n_batches / accumulate)
-    warmup_steps = warmup_epochs * steps_per_epoch
-    w0, w1 = settings["class_weights"]
-    log.info("fine-tuning %s %d px on %d normal + %d abnormal training videos (%d left out), "
-             "%s labels, %d batches of %d clips per epoch, on %s", encoder.arch, prep.crop,
-             n_normal, len(videos) - n_normal, len(skipped), labels, n_batches, batch_size, dev)
+    return _Inputs(encoder, vanilla_weights, file_sha256(encoder_pt), prep, labels_sha, videos,
+                   skipped)
 
-    with seeded_torch(threads, seed, dev):
-        try:
-            model = MISTModel(encoder, input_size=prep.crop, k=k, dropout=dropout, sga=sga,
-                              guided_head=guided_head).to(dev)
-        except ValueError as err:
-            raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
-                             f"at input size {prep.crop}: {err}") from None
-        # fused: one kernel over all parameters; on CPU the step of the ~25 M trainable
-        # parameters (SGA's F1 alone is 19 M) drops from ~150 to ~36 ms (I3D, batch 8)
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
-                               fused=True)
-        rows: list[list[float]] = []
-        start, step, resumed_from = 0, 0, None
-        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
-                                      progress_key="epoch", target=epochs,
-                                      required=CKPT_KEYS, log=log)
-        if ckpt is not None:
-            restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
-            torch.set_rng_state(ckpt["torch_rng"])
-            if dev.type == "cuda" and ckpt.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(ckpt["cuda_rng"], dev)
-            rows = [list(r) for r in ckpt["rows"]]
-            start, step = int(ckpt["epoch"]), int(ckpt["step"])
-            resumed_from = start + 1
-            log.info("resuming from epoch %d of %d (%s)", resumed_from, epochs, ckpt_path)
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
-                    else contextlib.nullcontext())
 
-        cache = FrameCache(frame_cache_mb * 2**20) if frame_cache_mb > 0 else None
-        for epoch in range(start, epochs):
-            if stop_after is not None and epoch >= stop_after:
-                log.info("stopping after %d epochs (stop_after)", epoch)
-                return None
-            t0 = time.perf_counter()
-            log.info("epoch %d/%d started", epoch + 1, epochs)
-            frozen = epoch < freeze_epochs
-            _set_frozen(model, frozen, train_from)
-            clips, batches = plan_epoch(videos, clips_per_video=clips_per_video,
-                                        batch_size=batch_size, gray=encoder.arch == "c3d",
-                                        rng=np.random.default_rng([seed, epoch]),
-                                        sampling=sampling, crop_scales=crop_scales)
-            sums = np.zeros(3)
-            rate = lr
-            feeder = _Feeder(videos, clips, batches, prep, workers=threads, cache=cache)
-            bar = tqdm(feeder, total=len(batches), desc=f"finetune {epoch + 1}/{epochs}",
-                       unit="batch", mininterval=5.0)
-            try:
-                for b, (x, y) in enumerate(bar):
-                    group_len = min(accumulate, len(batches) - b // accumulate * accumulate)
-                    if b % accumulate == 0:
-                        opt.zero_grad(set_to_none=True)
-                    x = normalize(encoder.arch, x.to(dev, non_blocking=True))
-                    y = y.to(dev)
-                    with autocast:
-                        out = model(x)
-                    loss_c = weighted_cross_entropy(out.logits, y, w0, w1)
-                    loss_g = (weighted_cross_entropy(out.guided_logits, y, w0, w1)
-                              if out.guided_logits is not None else torch.zeros((), device=dev))
-                    loss = loss_c + loss_g
-                    (loss / group_len).backward()
-                    parts = [float(loss.detach()), float(loss_c.detach()), float(loss_g.detach())]
-                    if not math.isfinite(parts[0]):
-                        raise InputError(f"fine-tuning diverged: loss {parts[0]} in epoch "
-                                         f"{epoch + 1}, batch {b + 1}; lower the learning rate "
-                                         f"(now {lr}) or check the pseudo labels")
-                    sums += parts
-                    if b % accumulate == group_len - 1:  # last micro-batch of its group
-                        rate = learning_rate(step, lr=lr, warmup_steps=warmup_steps,
-                                             total_steps=epochs * steps_per_epoch,
-                                             schedule=lr_schedule)
-                        for g in opt.param_groups:
-                            g["lr"] = rate
-                        if grad_clip > 0:
-                            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                        opt.step()
-                        step += 1
-                    bar.set_postfix(loss=f"{parts[0]:.4f}", refresh=False)
-            finally:
-                bar.close()
-                feeder.close()
-            seconds = time.perf_counter() - t0
-            n_clips = len(batches) * batch_size
-            mean = sums / len(batches)
-            rows.append([epoch + 1, rate, *mean.tolist(), n_clips, seconds, int(frozen)])
-            log.info("epoch %d/%d%s: loss %.4f (H_c %.4f, H_g %.4f), lr %.3g, %d clips in "
-                     "%.1f s (%.2f clips/s)", epoch + 1, epochs, " (backbone frozen)" * frozen,
-                     *mean, rate, n_clips, seconds, n_clips / seconds)
-            doc = {"format": CKPT_FORMAT, "settings_hash": settings_hash, "epoch": epoch + 1,
-                   "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                   "torch_rng": torch.get_rng_state(), "rows": rows,
-                   "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}
-            save_checkpoint(ckpt_path, doc)
-
-    if cache is not None:
-        log.info("frame cache: %d of %d videos, %.0f MiB of %d", len(cache), len(videos),
-                 cache.used / 2**20, frame_cache_mb)
+def _write_model(out_pt: Path, model: MISTModel, rows: list[list[float]], src: _Inputs, *,
+                 settings: dict, settings_hash: str, encoder_pt, pseudo_labels_h5,
+                 seconds: float, dev, loss_csv) -> dict:
+    """Save the trained model with its meta (and the loss CSV); the run's summary."""
     model.eval()
+    epochs = settings["epochs"]
+    n_normal = sum(v.label == 0 for v in src.videos)
     total_clips = int(sum(r[5] for r in rows))
     train_seconds = float(sum(r[6] for r in rows))
     clips_per_second = total_clips / train_seconds if train_seconds > 0 else 0.0
     final_loss = float(rows[-1][2])
-    meta = {"settings": settings, "settings_hash": settings_hash, "epochs": int(epochs),
-            "final_loss": final_loss, "seconds": time.perf_counter() - t_start,
+    meta = {"settings": settings, "settings_hash": settings_hash, "epochs": epochs,
+            "final_loss": final_loss, "seconds": seconds,
             "train_seconds": train_seconds, "clips_per_second": clips_per_second,
-            "encoder": {"path": str(encoder_pt), "sha256": encoder_sha,
-                        "weights_sha256": vanilla_weights},
-            "pseudo_labels": (None if labels_sha is None
-                              else {"path": str(pseudo_labels_h5), "sha256": labels_sha}),
-            "train_videos": {"normal": n_normal, "abnormal": len(videos) - n_normal,
-                             "left_out": skipped},
+            "encoder": {"path": str(encoder_pt), "sha256": src.encoder_sha,
+                        "weights_sha256": src.vanilla_weights},
+            "pseudo_labels": (None if src.labels_sha is None
+                              else {"path": str(pseudo_labels_h5), "sha256": src.labels_sha}),
+            "train_videos": {"normal": n_normal, "abnormal": len(src.videos) - n_normal,
+                             "left_out": src.skipped},
             "device": dev.type, "torch": torch.__version__}
     digest = save_mist_model(out_pt, model.cpu(), meta)
     if loss_csv is not None:
         _write_loss_csv(loss_csv, rows)
-    ckpt_path.unlink(missing_ok=True)
     log.info("MIST model written to %s [weights %s]: %d epochs, final loss %.4f, %.2f clips/s",
              out_pt, digest[:12], epochs, final_loss, clips_per_second)
-    return {"epochs": int(epochs), "clips": total_clips, "seconds": train_seconds,
-            "clips_per_second": clips_per_second, "final_loss": final_loss,
-            "resumed_from": resumed_from, "cached_videos": len(cache) if cache else 0}
+    return {"epochs": epochs, "clips": total_clips, "seconds": train_seconds,
+            "clips_per_second": clips_per_second, "final_loss": final_loss}
 
 
 def main(argv: list[str] | None = None) -> None:
