@@ -1,4 +1,5 @@
-"""Step: frame-level evaluation of per-clip anomaly scores against the test ground truth.
+"""Frame-level evaluation (evaluate_generator and evaluate_mist steps) of per-clip anomaly
+scores against the test ground truth.
 
 The test videos are those of ``videos.csv`` with ``split == test``. Each clip's score is
 repeated over its 16 frames (clip i covers frames 16i .. 16i+15), as the official MIST
@@ -36,7 +37,7 @@ Output JSON (written atomically), keys:
 
 Undefined metrics are ``null`` (with a note), never NaN and never a crash.
 
-Command line: ``python -m mist_steps.steps.evaluate_mist --help``.
+Command lines: ``python -m mist_steps.steps.evaluate_generator --help`` (``evaluate_mist``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Step: the multi-seed summary - generator (stage I) vs MIST (stage II) AUC over seeds.
+"""The multi-seed summary (seed_table and robustness_table steps): generator (stage I) vs
+MIST (stage II) AUC over seeds.
 
 Two tables use it: the seed table (generator and fine-tuning seeds, one vanilla encoder) and
 the robustness table (one vanilla encoder per proxy-pretraining seed, each with its own

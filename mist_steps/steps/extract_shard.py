@@ -1,10 +1,10 @@
-"""Step: snippet features of every video with an encoder, in shards, then gathered into one file.
+"""Step extract_shard: snippet features of one shard of the videos with an encoder.
 
-``shard``: the videos of ``videos.csv`` (all splits), sorted by video_id, are dealt round-robin
+The videos of ``videos.csv`` (all splits), sorted by video_id, are dealt round-robin
 (the i-th video goes to shard ``i % num_shards``); one shard's videos are decoded in a
 background thread into non-overlapping 16-frame snippets, preprocessed as the encoder's public
 checkpoints expect (:mod:`mist_steps.data.preprocess`) and encoded in fixed-size batches.
-``gather``: merges the shard files into the one feature file (:mod:`mist_steps.formats.features`)
+The gather_features step then merges the shard files into the one feature file (:mod:`mist_steps.formats.features`)
 and one skipped-videos CSV, checking every assigned video is there exactly once.
 
 Features do not depend on the shard count: the encoder always runs full batches of

@@ -1,4 +1,10 @@
-"""Step score_generator: every clip's stage-I score of the chosen videos (mist-scores-v1)."""
+"""Step score_generator: every clip's stage-I score of the chosen videos.
+
+:func:`score_videos` - every clip of every chosen video (``split`` train, test or
+all) through the trained generator in eval mode, written with :mod:`mist_steps.formats.scores`:
+``/scores/<video_id>`` float32 [n_clips], attributes label, class, split; root attributes
+generator (path), generator_sha256, features (path), split, crops, l2_normalize.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Step: train MIST's multiple-instance pseudo-label generator (stage I), and score videos with it.
+"""Step train_generator: MIST's multiple-instance pseudo-label generator (stage I).
 
-``train``: :func:`train_generator` - the MIL regressor of :mod:`mist_steps.training.mil` on the vanilla
+:func:`train_generator` - the MIL regressor of :mod:`mist_steps.training.mil` on the vanilla
 features of the TRAINING videos (video-level labels only). Each step draws ``batch_normal``
 normal and ``batch_abnormal`` abnormal training videos - without replacement within a step, or
 with replacement when fewer such videos exist (e.g. ShanghaiTech has 63 abnormal training
@@ -39,12 +39,8 @@ abnormal, left_out}, steps_done, final_loss, seconds, threads, torch). The loss 
 (optional): one row per step - ``step, loss, hinge, sparsity, seconds`` (step 1-based;
 seconds = that step's wall time).
 
-``score``: :func:`score_videos` - every clip of every chosen video (``split`` train, test or
-all) through the trained generator in eval mode, written with :mod:`mist_steps.formats.scores`:
-``/scores/<video_id>`` float32 [n_clips], attributes label, class, split; root attributes
-generator (path), generator_sha256, features (path), split, crops, l2_normalize.
-
-Command line: ``python -m mist_steps.steps.train_generator {train,score} --help``.
+Command line: ``python -m mist_steps.steps.train_generator --help``; the score_generator step
+scores videos with the trained generator.
 """
 
 from __future__ import annotations

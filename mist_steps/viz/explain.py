@@ -1,4 +1,4 @@
-"""Step: spatial explanation - where MIST's self-guided attention looks, drawn on the video.
+"""Spatial explanation - where MIST's self-guided attention looks, drawn on the video.
 
 The SGA attention map of a snippet (``[h, w]``, values in [0, 1]) covers the centre crop the
 encoder sees (:func:`mist_steps.viz.render.crop_region`: the crop of :mod:`mist_steps.data.preprocess`
@@ -6,9 +6,9 @@ mapped back to frame pixels). Maps come from the score file of the batch scoring
 (``/attention/<video>`` of ``test_scores.h5``) or, for a video it does not hold, are recomputed
 with the model (:class:`~mist_steps.inference.mist_scorer.MISTScorer`).
 
-Subcommands:
+The steps that draw it:
 
-``video``  one video -> ``<video>.mp4`` and a ``<video>.png`` contact sheet. Every decoded frame
+``explain``  one video -> ``<video>.mp4`` and a ``<video>.png`` contact sheet. Every decoded frame
            is drawn, upscaled to at least ``--min-size`` px: the map of its snippet bilinearly
            upsampled over the crop region and blended in (``inferno`` colours, scaled to the
            largest attention value of the video, which the text states), the region outside
@@ -20,9 +20,9 @@ Subcommands:
            score. The contact sheet shows ``--tiles`` snippets (evenly spaced, the
            highest-scoring one always among them; each its middle frame) and the score
            timeline with the ground truth shaded.
-``sheets`` the same for every video listed (one id a line) in ``--chosen`` (the videos the
+``report_explain`` the same for every video listed (one id a line) in ``--chosen`` (the videos the
            report's score timelines show), into one folder.
-``hits``   how often the attention peak falls inside the rendered anomaly (synthetic benchmark,
+``attention_hits`` how often the attention peak falls inside the rendered anomaly (synthetic benchmark,
            abnormal test videos): for every annotated frame of a scored snippet, the peak is the
            map's largest cell; ``peak_in_box`` - the peak cell's centre lies inside one of the
            frame's anomaly boxes; ``peak_cell_holds_anomaly`` - a box's centre lies inside the
@@ -32,7 +32,7 @@ Subcommands:
            ``chance_cell_holds_anomaly``. All are frame-weighted means, overall and per class;
            ``peak_cells`` counts where the peak sits over all test snippets. JSON, and a PNG.
 
-Command line: ``python -m mist_steps.steps.explain {video,sheets,hits} --help``.
+Command lines: ``python -m mist_steps.steps.{explain,report_explain,attention_hits} --help``.
 """
 
 from __future__ import annotations

@@ -1,28 +1,34 @@
-"""Step: the report's figures and tables (``snakemake --report report.html``).
+"""The report's figures and tables (``snakemake --report report.html``), drawn by the report_*
+steps named below, each writing PNG figures (matplotlib, atomically) with titles, axes and legends:
 
-Subcommands, each writing PNG figures (matplotlib, atomically) with titles, axes and legends:
-
-``roc``        frame-level ROC curves of one run's test videos: the generator alone (stage I)
+``report_roc``
+               frame-level ROC curves of one run's test videos: the generator alone (stage I)
                and MIST (stage II), AUC in the legend, chance diagonal. Frames and labels as
                :mod:`mist_steps.evaluation.metrics` builds them (each clip's score repeated over its 16
                frames against ``ground_truth.h5``), over the test videos both score files hold.
-``timelines``  anomaly score over time of a few test videos, one panel each: MIST and the
+``report_timelines``
+               anomaly score over time of a few test videos, one panel each: MIST and the
                generator, the threshold, the ground-truth anomalous frames shaded (as in the
                paper's figures). Videos: ``--video`` ids, or ``--count`` chosen automatically
                (:func:`choose_videos`: abnormal ones of different classes first, then
                normal ones); the chosen ids are also written one a line (``--out-chosen``), for
                the explanation step to draw the same videos.
-``losses``     training loss of both stages: stage I per step (``generator_loss.csv``: raw and a
+``report_losses``
+               training loss of both stages: stage I per step (``generator_loss.csv``: raw and a
                moving average), stage II per epoch (``finetune_loss.csv``: total, H_c and H_g;
                frozen-backbone epochs shaded).
-``runtimes``   wall-clock time and peak memory of each job from Snakemake's ``benchmark:`` files
+``report_runtimes``
+               wall-clock time and peak memory of each job from Snakemake's ``benchmark:`` files
                (``results/benchmarks/...tsv``; files or folders, those that exist).
-``ablations``  the ablation table (:mod:`mist_steps.steps.ablation_table` CSV) as a self-contained HTML
+``report_ablations``
+               the ablation table (:mod:`mist_steps.steps.ablation_table` CSV) as a self-contained HTML
                table and a bar chart of each variant's AUC.
-``contents``   a text file listing the given files: the handle that makes one run's report
+``report_contents``
+               a text file listing the given files: the handle that makes one run's report
                pieces a single target (``snakemake --report report.html <that file>``).
 
-Command line: ``python -m mist_steps.steps.report_roc {roc,timelines,...} --help``.
+Command lines: ``python -m mist_steps.steps.report_<figure> --help``. Losses, run times and
+the ablation chart are drawn in :mod:`mist_steps.viz.run_plots`.
 """
 
 from __future__ import annotations
