@@ -52,9 +52,7 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
 from mist_steps.cli import run_cli
 from mist_steps.data.selection import select_videos
@@ -66,29 +64,22 @@ from mist_steps.formats.features import FeatureFile
 from mist_steps.formats.generator_file import generator_document
 from mist_steps.formats.resume import (
     checkpoint_path,
-    load_resume_checkpoint,
-    restore_states,
-    save_checkpoint,
     settings_digest,
 )
-from mist_steps.models.generator import DROPOUT, build_generator
+from mist_steps.models.generator import DROPOUT
 from mist_steps.training.determinism import seeded_torch
 from mist_steps.training.generator_loop import (
     CKPT_FORMAT,
-    CKPT_KEYS,
     LOSS_COLUMNS,
     RESULT_SETTINGS,
-    _bag_scores,
-    _Batcher,
     _check_settings,
     _load_training_set,
+    run_steps,
 )
 from mist_steps.training.mil import (
     CROP_MODES,
     LOSSES,
     SAMPLINGS,
-    bag_loss,
-    draw_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -158,58 +149,15 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
                                    [[v, lab] for v, lab in zip(chosen.ids, chosen.labels)])
     ckpt_path = checkpoint_path(out_pt)
     n_bags_normal = batch_normal * (n_crops if crops == "separate" else 1)
-    batcher = _Batcher(data, settings)
-    progress_every = max(1, checkpoint_every // 10)  # log lines: what a killed run had done
 
     with seeded_torch(threads, seed):
-        model = build_generator(dim, generator=torch.Generator().manual_seed(seed)).train()
-        opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=weight_decay)
-        rng = np.random.default_rng(seed)
-        rows: list[list[float]] = []
-        start = 0
-        ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
-                                      progress_key="step", target=steps,
-                                      required=CKPT_KEYS, log=log)
-        if ckpt is not None:
-            restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
-            rng.bit_generator.state = ckpt["numpy_rng"]
-            torch.set_rng_state(ckpt["torch_rng"])
-            rows, start = [list(r) for r in ckpt["rows"]], int(ckpt["step"])
-            log.info("resuming from %s at step %d of %d", ckpt_path, start, steps)
-
-        bar = tqdm(range(start, steps), initial=start, total=steps, desc="generator",
-                   unit="step", mininterval=5.0)
-        for step in bar:
-            if stop_after is not None and step >= stop_after:
-                bar.close()
-                log.info("stopping after %d steps (stop_after)", step)
-                return None
-            t0 = time.perf_counter()
-            picks = ([normal[i] for i in draw_batch(len(normal), batch_normal, rng)]
-                     + [abnormal[i] for i in draw_batch(len(abnormal), batch_abnormal, rng)])
-            bags = _bag_scores(model, batcher(picks, rng), settings)
-            parts = bag_loss(bags[:n_bags_normal], bags[n_bags_normal:], loss=loss, topk=topk,
-                             epsilon=epsilon, lam=lam)
-            opt.zero_grad(set_to_none=True)
-            parts.total.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            total = float(parts.total.detach())
-            if not np.isfinite(total):
-                raise InputError(f"{features_h5}: the loss became {total} at step {step + 1}; "
-                                 f"check the features (scale) or lower the learning rate")
-            rows.append([step + 1, total, float(parts.hinge.detach()),
-                         float(parts.sparsity.detach()), time.perf_counter() - t0])
-            bar.set_postfix(loss=f"{total:.4f}", refresh=False)
-            if (step + 1) % progress_every == 0:
-                log.info("step %d/%d: loss %.4f", step + 1, steps, total)
-            if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                save_checkpoint(ckpt_path, {
-                    "format": CKPT_FORMAT, "settings_hash": settings_hash, "step": step + 1,
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                    "rows": rows})
-        bar.close()
+        trained = run_steps(data, normal, abnormal, settings, dim=dim,
+                            n_bags_normal=n_bags_normal, ckpt_path=ckpt_path,
+                            settings_hash=settings_hash, features_h5=features_h5,
+                            checkpoint_every=checkpoint_every, stop_after=stop_after)
+    if trained is None:
+        return None
+    model, rows = trained
 
     seconds = time.perf_counter() - t_start
     config = {"dim": dim, "dropout": DROPOUT, "crops": crops, "l2_normalize": bool(l2_normalize),

@@ -4,19 +4,34 @@ batches of sub-bags drawn from it.
 
 from __future__ import annotations
 
+import logging
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from mist_steps.errors import InputError
 from mist_steps.formats.features import FeatureFile
+from mist_steps.formats.resume import (
+    load_resume_checkpoint,
+    restore_states,
+    save_checkpoint,
+)
+from mist_steps.models.generator import build_generator
 from mist_steps.training.mil import (
     CROP_MODES,
     LOSSES,
     SAMPLINGS,
+    bag_loss,
+    draw_batch,
     prepare_features,
     sparse_continuous_indices,
     uniform_segment_features,
 )
+
+log = logging.getLogger(__name__)
 
 CKPT_FORMAT = "mist-generator-ckpt-v2"  # v2: a clip in several slots is scored once
 
@@ -114,3 +129,68 @@ def _bag_scores(model, batch: tuple[torch.Tensor, torch.Tensor], settings: dict)
     b, _, k = s.shape
     t = settings["clips_per_bag"] if settings["sampling"] == "sparse" else 1
     return s.permute(0, 2, 1).reshape(b * k, settings["sub_bags"], t)
+
+
+def run_steps(data: list[np.ndarray], normal: list[int], abnormal: list[int], settings: dict, *,
+              dim: int, n_bags_normal: int, ckpt_path: Path, settings_hash: str, features_h5,
+              checkpoint_every: int, stop_after: int | None = None):
+    """Stage I's optimisation: ``settings["steps"]`` Adagrad steps on batches of normal and
+    abnormal videos, resuming from (and periodically writing) the checkpoint at ``ckpt_path``.
+    Returns ``(model, loss rows)``, or None when ``stop_after`` stopped it as if killed. Runs
+    inside the caller's :func:`~mist_steps.training.determinism.seeded_torch`."""
+    s = settings
+    steps, seed, lr, weight_decay, grad_clip = (s["steps"], s["seed"], s["lr"],
+                                                s["weight_decay"], s["grad_clip"])
+    batch_normal, batch_abnormal = s["batch_normal"], s["batch_abnormal"]
+    loss, topk, epsilon, lam = s["loss"], s["topk"], s["epsilon"], s["lam"]
+    batcher = _Batcher(data, settings)
+    progress_every = max(1, checkpoint_every // 10)  # log lines: what a killed run had done
+    model = build_generator(dim, generator=torch.Generator().manual_seed(seed)).train()
+    opt = torch.optim.Adagrad(model.parameters(), lr=lr, weight_decay=weight_decay)
+    rng = np.random.default_rng(seed)
+    rows: list[list[float]] = []
+    start = 0
+    ckpt = load_resume_checkpoint(ckpt_path, fmt=CKPT_FORMAT, settings_hash=settings_hash,
+                                  progress_key="step", target=steps,
+                                  required=CKPT_KEYS, log=log)
+    if ckpt is not None:
+        restore_states(ckpt_path, ckpt, {"model": model, "optimizer": opt})
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        rows, start = [list(r) for r in ckpt["rows"]], int(ckpt["step"])
+        log.info("resuming from %s at step %d of %d", ckpt_path, start, steps)
+
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc="generator",
+               unit="step", mininterval=5.0)
+    for step in bar:
+        if stop_after is not None and step >= stop_after:
+            bar.close()
+            log.info("stopping after %d steps (stop_after)", step)
+            return None
+        t0 = time.perf_counter()
+        picks = ([normal[i] for i in draw_batch(len(normal), batch_normal, rng)]
+                 + [abnormal[i] for i in draw_batch(len(abnormal), batch_abnormal, rng)])
+        bags = _bag_scores(model, batcher(picks, rng), settings)
+        parts = bag_loss(bags[:n_bags_normal], bags[n_bags_normal:], loss=loss, topk=topk,
+                         epsilon=epsilon, lam=lam)
+        opt.zero_grad(set_to_none=True)
+        parts.total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        total = float(parts.total.detach())
+        if not np.isfinite(total):
+            raise InputError(f"{features_h5}: the loss became {total} at step {step + 1}; "
+                             f"check the features (scale) or lower the learning rate")
+        rows.append([step + 1, total, float(parts.hinge.detach()),
+                     float(parts.sparsity.detach()), time.perf_counter() - t0])
+        bar.set_postfix(loss=f"{total:.4f}", refresh=False)
+        if (step + 1) % progress_every == 0:
+            log.info("step %d/%d: loss %.4f", step + 1, steps, total)
+        if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(ckpt_path, {
+                "format": CKPT_FORMAT, "settings_hash": settings_hash, "step": step + 1,
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "rows": rows})
+    bar.close()
+    return model, rows
