@@ -4,92 +4,9 @@
 stage I plus SGA and the heads H_c / H_g) and trains it on 16-frame clips of the TRAINING
 videos of ``videos.csv`` (``split == "train"``; ``label`` 0 normal, 1 abnormal).
 
-Clips and their targets
------------------------
-Every epoch, each training video gives ``clips_per_video`` clips. With ``sampling="uniform"``
-(and always for normal videos, and with ``labels="video"``) its valid start range
-``0 .. frame_count - 16`` is split into that many equal segments and one start frame (any
-frame, not only multiples of 16) is drawn uniformly in each. With ``sampling="pseudo"`` (the
-default) an abnormal video's starts are drawn, with replacement, with probability
-proportional to the clip's target plus :data:`SAMPLING_FLOOR`: self-training on the clips
-stage I believes anomalous. Why: anomalies fill 5-40 % of an abnormal video, so uniform starts
-give the "abnormal" half of a balanced batch about one clip with a high target, and the
-encoder learns the class prior instead of the anomaly - measured on the synthetic benchmark
-with the TRUE clip labels as targets, uniform starts reached a test AUC of 0.49 (0.53 at
-zoom 1), label-proportional sampling 0.77. The floor keeps every clip reachable, so wrong
-pseudo labels still meet their counter-examples. Videos shorter than 16 frames are left out
-with a warning.
-A normal video's clips get target 0. An abnormal video's clips get, with ``labels="pseudo"``,
-the frame-weighted mean of the refined pseudo labels of the snippets its 16 frames fall in:
-snippet i covers frames 16i .. 16i+15, frames past the last full snippet count with the last
-snippet's label. A clip starting at frame 10 with snippet labels
-[0, 1, ...] thus gets (6 * 0 + 10 * 1) / 16. With ``labels="video"`` (the ablation "MIST
-without pseudo labels") every clip of an abnormal video gets target 1. Pseudo labels must
-exist for every abnormal training video, with ``frame_count // 16`` snippets.
-
-Each video is read once per epoch: a file is decoded up to the last frame its clips need, a
-frame folder reads only the needed images; only the needed frames are resized (as extraction
-resizes them: :meth:`Preprocess.frame_resizer`) and kept. With ``frame_cache_mb`` > 0, a
-video whose resized frames fit what is left of that budget is decoded whole once and cut from
-memory in later epochs (:class:`~mist_steps.training.frame_cache.FrameCache`): the same clips.
-Augmentation, the same for the 16 frames of a clip: a square crop of side scale x the resized
-frame's short side (scale drawn from ``crop_scales``, by default the multi-scale
-:data:`CROP_SCALES`) at a random position, resized to
-``input_size`` (bilinear), a horizontal flip with p = 0.5, and for C3D a grey-scale version
-with p = 0.2; then the encoder's normalisation (:func:`~mist_steps.data.preprocess.normalize`).
-A crop smaller than the frame zooms in: people look larger and move more pixels per frame.
-Where speed is what makes an anomaly (the synthetic benchmark's Running, its brisk-walker
-look-alike), that contradicts the labels; the synthetic default therefore keeps the whole
-frame (``crop_scales`` [1.0], flips only): test AUC 0.749 / 0.753 / 0.748 against 0.724 /
-0.753 / 0.753 with the multi-scale crops (10 epochs, seeds 0-2; README).
-
-Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
-``ceil(max(n_normal, n_abnormal) / (batch_size / 2))`` batches, the smaller pool is cycled.
-A background thread assembles the batches and queues them (bounded queue), so reading
-overlaps training; ``threads`` worker threads decode videos (one FFmpeg thread each) in the
-order the batches first need them, a few videos ahead. A video's cut clips wait in memory
-until their batch comes: with random order about 40 % of an epoch's clips at the peak
-(uint8, 16 x S x S x 3 each: ~2.4 MB at 224 px, i.e. ~4.5 GB for UCF-Crime's 1610 videos x 3).
-
-Training
---------
-Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
-H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam (fused)
-over all parameters (lr, weight decay), linear warm-up per optimiser step over the first
-``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
-(``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
-(``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
-the final weights - the ones scored - at a random point of a noisy path); gradients of
-``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
-their norm clipped at ``grad_clip`` (0: no clipping).
-
-Freezing rule: during the first ``freeze_epochs`` epochs the backbone (``model.encoder``,
-BatchNorm affine parameters included) has ``requires_grad`` False and every BatchNorm of the
-encoder runs in eval mode, so neither its weights nor its running statistics change; only the
-new layers (``model.new_parameters()``: SGA and H_c) learn. Adam skips parameters without a
-gradient, weight decay included, so one optimiser serves both phases. From epoch
-``freeze_epochs`` on everything trains, the encoder in train mode - or, with ``train_from``
-(an encoder endpoint, e.g. I3D ``mixed_5b``), only the encoder from that endpoint on: the
-blocks before it stay frozen as above for the whole run (weights and BatchNorm statistics),
-so no gradient flows through them and a step costs about 0.6x a full one (I3D, 64 px,
-mixed_5b; 0.75x from mixed_4b). The paper fine-tunes the whole encoder (``train_from`` None);
-the synthetic default trains from Mixed_5b, which is what lets 17 epochs fit its CPU budget
-(README, Results on the synthetic benchmark).
-
-Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
-(the caller's RNG state is restored afterwards); all data randomness of epoch e (clip starts,
-augmentation, shuffles) derives from ``np.random.default_rng([seed, e])`` alone, so the
-background thread's timing never changes the data. On CPU, deterministic algorithms are on:
-same inputs, seed and ``threads`` -> bitwise identical weights. After every epoch
-``<out_pt>.ckpt`` is written atomically (``torch.save``, read back weights-only): format
-(:data:`CKPT_FORMAT`), settings_hash, epoch (epochs done), step (optimiser steps done), model
-and optimizer state dicts, torch_rng (and cuda_rng on CUDA, for dropout), rows (the loss
-rows so far). A rerun with the same
-settings hash (every setting that changes the result - not ``epochs``, ``threads`` nor
-``device`` - plus the sha256 of the encoder and pseudo-label files and the training video
-list) resumes after the last finished epoch and ends with exactly the weights of an
-uninterrupted run; a mismatching checkpoint is ignored with a warning. CUDA runs use bf16
-autocast and are not bitwise reproducible.
+How clips are drawn, read and augmented: :mod:`mist_steps.training.clip_plan`; the loss, the
+schedule, the freezing rule, determinism and resuming:
+:mod:`mist_steps.training.finetune_loop`.
 
 Outputs: ``out_pt``, a ``mist-model-v1`` file (:func:`~mist_steps.formats.mist_model.save_mist_model`;
 meta: settings, settings_hash, epochs, final_loss, seconds, clips_per_second, encoder

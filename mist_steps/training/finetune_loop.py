@@ -3,6 +3,46 @@
 The finetune step builds the model, the optimizer and the training videos; this module runs
 the optimisation. A checkpoint after every epoch holds the model, the optimizer, the RNG
 state and the loss rows, so a killed run resumes to exactly the weights of an uninterrupted one.
+
+Training
+--------
+Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
+H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam (fused)
+over all parameters (lr, weight decay), linear warm-up per optimiser step over the first
+``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
+(``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
+(``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
+the final weights - the ones scored - at a random point of a noisy path); gradients of
+``accumulate`` micro-batches are summed (each scaled by 1 / group size) before a step, and
+their norm clipped at ``grad_clip`` (0: no clipping).
+
+Freezing rule: during the first ``freeze_epochs`` epochs the backbone (``model.encoder``,
+BatchNorm affine parameters included) has ``requires_grad`` False and every BatchNorm of the
+encoder runs in eval mode, so neither its weights nor its running statistics change; only the
+new layers (``model.new_parameters()``: SGA and H_c) learn. Adam skips parameters without a
+gradient, weight decay included, so one optimiser serves both phases. From epoch
+``freeze_epochs`` on everything trains, the encoder in train mode - or, with ``train_from``
+(an encoder endpoint, e.g. I3D ``mixed_5b``), only the encoder from that endpoint on: the
+blocks before it stay frozen as above for the whole run (weights and BatchNorm statistics),
+so no gradient flows through them and a step costs about 0.6x a full one (I3D, 64 px,
+mixed_5b; 0.75x from mixed_4b). The paper fine-tunes the whole encoder (``train_from`` None);
+the synthetic default trains from Mixed_5b, which is what lets 17 epochs fit its CPU budget
+(README, Results on the synthetic benchmark).
+
+Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
+(the caller's RNG state is restored afterwards); all data randomness of epoch e (clip starts,
+augmentation, shuffles) derives from ``np.random.default_rng([seed, e])`` alone, so the
+background thread's timing never changes the data. On CPU, deterministic algorithms are on:
+same inputs, seed and ``threads`` -> bitwise identical weights. After every epoch
+``<out_pt>.ckpt`` is written atomically (``torch.save``, read back weights-only): format
+(:data:`CKPT_FORMAT`), settings_hash, epoch (epochs done), step (optimiser steps done), model
+and optimizer state dicts, torch_rng (and cuda_rng on CUDA, for dropout), rows (the loss
+rows so far). A rerun with the same
+settings hash (every setting that changes the result - not ``epochs``, ``threads`` nor
+``device`` - plus the sha256 of the encoder and pseudo-label files and the training video
+list) resumes after the last finished epoch and ends with exactly the weights of an
+uninterrupted run; a mismatching checkpoint is ignored with a warning. CUDA runs use bf16
+autocast and are not bitwise reproducible.
 """
 
 from __future__ import annotations
