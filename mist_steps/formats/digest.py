@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 
-# -- own format ---------------------------------------------------------------------------------
+# -- plain meta and checksums --------------------------------------------------------------------
 def _plain(value: object, where: str) -> object:
     """Check that ``value`` is built from plain types only (weights_only-loadable); tuples
     become lists."""

@@ -126,7 +126,7 @@ def stored_explanation(scores_h5, video_id: str) -> Explained | None:
                          int(root["input_size"]), str(root.get("crop_mode", "center")))
 
 
-# -- one video ----------------------------------------------------------------------------------
+# -- drawing one video ----------------------------------------------------------------------------
 def _tiles(scores: np.ndarray, n: int) -> list[int]:
     """``n`` evenly spaced snippets, the highest-scoring one replacing its nearest."""
     count = len(scores)
