@@ -48,6 +48,7 @@ wildcard_constraints:
 
 
 include: "rules/common.smk"
+include: "rules/flags.smk"
 include: "rules/synth.smk"
 include: "rules/datasets.smk"
 include: "rules/encoders.smk"

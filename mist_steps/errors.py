@@ -1,4 +1,5 @@
-"""One error type for bad input, and the CLI wrapper that prints it without a traceback."""
+"""One error type for bad input (the CLI wrapper, mist_steps.cli.run_cli, prints it without a
+traceback)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.snippets import SnippetReader
 from mist_steps.data.streams import open_stream
 from mist_steps.errors import InputError
@@ -168,46 +168,39 @@ def _on_sigterm(signum, frame):
     raise Interrupted("terminated")
 
 
-def _options(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
+class _OptionPair(argparse.Action):
+    """``--option KEY=VALUE``, repeatable, collected into a dict."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        key, sep, text = value.partition("=")
         if not sep or not key:
-            raise InputError(f"--option {pair!r}: expected KEY=VALUE, e.g. rtsp_transport=tcp")
-        out[key] = value
-    return out
+            raise InputError(f"--option {value!r}: expected KEY=VALUE, e.g. rtsp_transport=tcp")
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), key: text})
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.score",
-        description="Score a video file, a pipe or a live stream with a fine-tuned MIST model "
-        "as it is decoded: one JSON line per 16-frame snippet on stdout.")
-    parser.add_argument("input", metavar="INPUT",
-                        help="video file, '-' for a video container on stdin, or a URL FFmpeg "
-                        "opens (rtsp://, http://, udp://, ...)")
-    parser.add_argument("--model", required=True,
-                        help="fine-tuned MIST model (results/<run>/encoder_mist.pt)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="alarm when a snippet's score is above this (default 0.5)")
-    parser.add_argument("--out", help="also write the snippets to this CSV file")
-    parser.add_argument("--format", "-f", dest="format",
-                        help="force the input's container format (FFmpeg name, e.g. mpegts)")
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="FFmpeg input option, repeatable (e.g. rtsp_transport=tcp)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds to wait for the input to open and for each read "
-                        "(default: forever)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: steady latency beside other work; "
-                        "more help only on otherwise idle cores)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    args = parser.parse_args(argv)
+    p = StepParser(score_stream, "Score a video file, a pipe or a live stream with a fine-tuned "
+                   "MIST model as it is decoded: one JSON line per 16-frame snippet on stdout.",
+                   prog="python -m mist_steps.score")
+    p.add_argument("source", metavar="INPUT",
+                   help="video file, '-' for a video container on stdin, or a URL FFmpeg opens "
+                   "(rtsp://, http://, udp://, ...)")
+    p.add_argument("--model", required=True,
+                   help="fine-tuned MIST model (results/<run>/encoder_mist.pt)")
+    p.add_argument("--threshold", type=float, help="alarm when a snippet's score is above this")
+    p.add_argument("--out", dest="out_csv", help="also write the snippets to this CSV file")
+    p.add_argument("--format", "-f",
+                   help="force the input's container format (FFmpeg name, e.g. mpegts)")
+    p.add_argument("--option", dest="options", action=_OptionPair, metavar="KEY=VALUE",
+                   help="FFmpeg input option, repeatable (e.g. rtsp_transport=tcp)")
+    p.add_argument("--timeout", type=float, help="seconds to wait for the input to open and "
+                   "for each read (default: forever)")
+    p.add_argument("--threads", type=at_least(1), help="torch CPU threads (1: steady latency "
+                   "beside other work; more help only on otherwise idle cores)")
+    p.shared("device")
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        score_stream(args.model, args.input, threshold=args.threshold, out_csv=args.out,
-                     format=args.format, options=_options(args.option), timeout=args.timeout,
-                     threads=args.threads, device=args.device)
+        p.run(argv)
     except (KeyboardInterrupt, Interrupted):
         print("interrupted; the lines printed so far stand", file=sys.stderr)
         sys.exit(130)

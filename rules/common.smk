@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shlex
 
 from snakemake.exceptions import WorkflowError
 
@@ -106,7 +105,7 @@ def variant_subset(variant, sections):
 
 def section(name, variant=""):
     """config[name] with the variant's overrides of that section applied."""
-    return {**config[name], **variant_overrides(variant).get(name, {})}
+    return _merge(config[name], variant_overrides(variant).get(name, {}))
 
 
 def encoder_settings(encoder, variant=""):
@@ -237,44 +236,42 @@ def frame_cache_mb(wildcards):
     return section("finetune", wildcards.variant).get("frame_cache_mb", 0)
 
 
-def finetune_flags(wildcards):
-    """Every fine-tuning setting of the run as CLI flags."""
-    s = section("finetune", wildcards.variant)
-    dataset = dataset_config(wildcards.dataset)
-    w_anomalous, w_normal = dataset["class_weights"][wildcards.encoder]
-    flags = cli_flags(
-        {
-            key: s[key]
-            for key in (
-                "labels",
-                "sampling",
-                "epochs",
-                "clips_per_video",
-                "batch_size",
-                "accumulate",
-                "lr",
-                "weight_decay",
-                "warmup_epochs",
-                "lr_schedule",
-                "freeze_epochs",
-                "grad_clip",
-                "k",
-                "dropout",
-                "seed",
-                "device",
-            )
-        }
-        | {
-            "input_size": dataset.get("input_size"),
-            "train_from": dataset.get("train_from", {}).get(wildcards.encoder),
-        }
+def generator_flags(wildcards):
+    """Every stage-I setting of the run as CLI flags."""
+    return " ".join(
+        [
+            section_flags("generator", wildcards.variant),
+            cli_flags(
+                {
+                    "clips_per_bag": dataset_config(wildcards.dataset)["clips_per_bag"][
+                        wildcards.encoder
+                    ],
+                    "l2_normalize": encoder_config(wildcards.encoder)["l2_normalize"],
+                }
+            ),
+        ]
     )
-    flags += f" --class-weights {w_anomalous} {w_normal}"
-    if "crop_scales" in dataset:
-        flags += " --crop-scales " + " ".join(str(c) for c in dataset["crop_scales"])
-    flags += "" if s["sga"] else " --no-sga"
-    flags += "" if s["guided_head"] else " --no-guided-head"
-    return flags
+
+
+def finetune_flags(wildcards):
+    """Every fine-tuning setting of the run as CLI flags (threads and the frame cache go as
+    the rule's threads and resources)."""
+    dataset = dataset_config(wildcards.dataset)
+    return " ".join(
+        [
+            section_flags(
+                "finetune", wildcards.variant, leave_out=("threads", "frame_cache_mb")
+            ),
+            cli_flags(
+                {
+                    "class_weights": dataset["class_weights"][wildcards.encoder],
+                    "crop_scales": dataset.get("crop_scales"),
+                    "input_size": dataset.get("input_size"),
+                    "train_from": dataset.get("train_from", {}).get(wildcards.encoder),
+                }
+            ),
+        ]
+    )
 
 
 def dataset_sources(name):
@@ -323,15 +320,6 @@ def dataset_regex(imported):
         if ("features" in entry) == imported
     ]
     return "|".join(names) if names else "(?!)"
-
-
-def cli_flags(values):
-    """`--some-key value` for each non-null entry, shell-quoted."""
-    return " ".join(
-        f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
-        for key, value in values.items()
-        if value is not None
-    )
 
 
 def dataset_index_inputs(wildcards):

@@ -20,48 +20,11 @@ rule train_generator:
         * (2000 + 3 * int(input.size_mb)),
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
-        clips_per_bag=lambda wildcards: dataset_config(wildcards.dataset)[
-            "clips_per_bag"
-        ][wildcards.encoder],
-        l2=lambda wildcards: (
-            "--l2-normalize"
-            if encoder_config(wildcards.encoder)["l2_normalize"]
-            else "--no-l2-normalize"
-        ),
-        sampling=lambda wildcards: section("generator", wildcards.variant)["sampling"],
-        sub_bags=lambda wildcards: section("generator", wildcards.variant)["sub_bags"],
-        loss=lambda wildcards: section("generator", wildcards.variant)["loss"],
-        topk=lambda wildcards: section("generator", wildcards.variant)["topk"],
-        epsilon=lambda wildcards: section("generator", wildcards.variant)["epsilon"],
-        lam=lambda wildcards: section("generator", wildcards.variant)["lambda"],
-        crops=lambda wildcards: section("generator", wildcards.variant)["crops"],
-        steps=lambda wildcards: section("generator", wildcards.variant)["steps"],
-        batch_normal=lambda wildcards: section("generator", wildcards.variant)[
-            "batch_normal"
-        ],
-        batch_abnormal=lambda wildcards: section("generator", wildcards.variant)[
-            "batch_abnormal"
-        ],
-        lr=lambda wildcards: section("generator", wildcards.variant)["lr"],
-        weight_decay=lambda wildcards: section("generator", wildcards.variant)[
-            "weight_decay"
-        ],
-        grad_clip=lambda wildcards: section("generator", wildcards.variant)["grad_clip"],
-        seed=lambda wildcards: section("generator", wildcards.variant)["seed"],
-        checkpoint_every=lambda wildcards: section("generator", wildcards.variant)[
-            "checkpoint_every"
-        ],
+        flags=generator_flags,
     shell:
         "python -m mist_steps.steps.train_generator --features {input.features:q}"
         " --videos {input.videos:q} --out {output.generator:q} --loss-csv {output.loss:q}"
-        " --steps {params.steps} --clips-per-bag {params.clips_per_bag}"
-        " --sub-bags {params.sub_bags} --sampling {params.sampling} --loss {params.loss}"
-        " --topk {params.topk} --epsilon {params.epsilon} --lambda {params.lam}"
-        " --crops {params.crops} {params.l2} --batch-normal {params.batch_normal}"
-        " --batch-abnormal {params.batch_abnormal} --lr {params.lr}"
-        " --weight-decay {params.weight_decay} --grad-clip {params.grad_clip}"
-        " --seed {params.seed} --threads {threads}"
-        " --checkpoint-every {params.checkpoint_every} > {log:q} 2>&1"
+        " {params.flags} --threads {threads} > {log:q} 2>&1"
 
 
 rule pseudo_labels:
@@ -81,15 +44,11 @@ rule pseudo_labels:
         mem_mb=4000,
         runtime=30,
     params:
-        window=lambda wildcards: section("pseudo_labels", wildcards.variant)["window"],
-        smooth_passes=lambda wildcards: section("pseudo_labels", wildcards.variant)[
-            "smooth_passes"
-        ],
+        flags=lambda wildcards: section_flags("pseudo_labels", wildcards.variant),
     shell:
         "python -m mist_steps.steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
-        " --window {params.window} --smooth-passes {params.smooth_passes}"
-        " --threads {threads} > {log:q} 2>&1"
+        " {params.flags} --threads {threads} > {log:q} 2>&1"
 
 
 rule score_generator:

@@ -183,6 +183,10 @@ def test_cli_train_and_score(data, tmp_path):
     with h5py.File(tmp_path / "s.h5") as h5:
         assert len(h5["scores"]) == 32 and h5.attrs["split"] == "train"
         assert json.loads(h5.attrs["left_out"]) == []
-    with pytest.raises(SystemExit):
+    # bounds are the function's (library and CLI alike), checked before any file is read
+    with pytest.raises(InputError, match="steps, checkpoint_every and threads must be >= 1"):
         train_main(["--features", "f", "--videos", "v", "--out", "o", "--steps", "0",
                     "--clips-per-bag", "2"])
+    with pytest.raises(InputError, match="sub_bags must be >= 1"):
+        train_main(["--features", "f", "--videos", "v", "--out", "o", "--steps", "1",
+                    "--clips-per-bag", "2", "--sub-bags", "0"])

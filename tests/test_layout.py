@@ -105,3 +105,36 @@ def test_every_rule_runs_the_step_module_named_after_it():
         assert (PACKAGE / "steps" / f"{rule}.py").is_file(), rule
     steps = {p.stem for p in (PACKAGE / "steps").glob("*.py")} - {"__init__"}
     assert steps == set(rules), "a step module without its rule, or the reverse"
+
+
+MAX_FILE_LINES = 350
+MAX_FUNCTION_LINES = 60  # from `def` to its last line, its docstring aside
+
+
+def _function_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    lines = fn.end_lineno - fn.lineno + 1
+    first = fn.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            and isinstance(first.value.value, str):
+        lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+def test_function_size_counts_code_not_the_docstring():
+    fn = ast.parse('def f():\n    """One.\n\n    Two."""\n    a = 1\n    return a\n').body[0]
+    assert _function_lines(fn) == 3
+
+
+def test_no_file_a_newcomer_must_scroll_through():
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        where = path.relative_to(REPO)
+        if len(text.splitlines()) > MAX_FILE_LINES:
+            too_long.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                    and _function_lines(node) > MAX_FUNCTION_LINES:
+                too_long.append(f"{where}:{node.lineno} {node.name}: {_function_lines(node)}")
+    assert not too_long, (f"over {MAX_FILE_LINES} lines a file or {MAX_FUNCTION_LINES} a "
+                          f"function: {too_long}")

@@ -42,7 +42,6 @@ Command lines: ``python -m mist_steps.steps.evaluate_generator --help`` (``evalu
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Mapping
@@ -53,6 +52,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from mist_steps import SNIPPET_LEN
+from mist_steps.cli import StepParser
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
@@ -213,36 +213,37 @@ def evaluate(scores_h5, ground_truth_h5, videos_csv, out_json, *, skipped_csv=No
     return result
 
 
-def _extra_arg(text: str | None, path: str | None):
-    if text is not None and path is not None:
-        raise InputError("give --extra or --extra-file, not both")
+def _json_text(text: str):
     try:
-        if text is not None:
-            return json.loads(text)
-        if path is not None:
-            return json.loads(Path(path).read_text())
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--extra: not valid JSON ({err})") from None
+
+
+def _json_file(path: str):
+    try:
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(f"{path}: --extra-file not found") from None
     except json.JSONDecodeError as err:
-        raise InputError(f"{path or '--extra'}: not valid JSON ({err})") from None
-    return None
+        raise InputError(f"{path}: not valid JSON ({err})") from None
 
 
-def evaluate_cli(argv: list[str] | None, *, prog: str, scores: str) -> None:
+def evaluate_parser(*, prog: str, scores: str) -> StepParser:
     """The command line of the two evaluation steps (``scores``: whose scores, for --help)."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=f"Frame-level AUC, FAR and score gap of {scores} per-clip anomaly scores "
-        "on the test videos, written as JSON.")
-    parser.add_argument("--scores", required=True, help="score file (.h5, mist-scores-v1)")
-    parser.add_argument("--ground-truth", required=True, help="ground_truth.h5 of the dataset")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--out", required=True, help="output JSON")
-    parser.add_argument("--skipped", help="skipped-videos CSV of the feature step (optional)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="score above which a frame counts as an alarm (default 0.5)")
-    parser.add_argument("--extra", help="JSON text stored under 'extra' (e.g. the config)")
-    parser.add_argument("--extra-file", help="JSON file stored under 'extra'")
-    args = parser.parse_args(argv)
-    evaluate(args.scores, args.ground_truth, args.videos, args.out, skipped_csv=args.skipped,
-             threshold=args.threshold, extra=_extra_arg(args.extra, args.extra_file))
+    p = StepParser(evaluate, f"Frame-level AUC, FAR and score gap of {scores} per-clip anomaly "
+                   "scores on the test videos, written as JSON.", prog=prog)
+    p.add_argument("--scores", required=True, help="score file (.h5, mist-scores-v1)")
+    p.add_argument("--ground-truth", required=True, help="ground_truth.h5 of the dataset")
+    p.shared("videos")
+    p.add_argument("--out", dest="out_json", required=True, help="output JSON")
+    p.add_argument("--skipped", dest="skipped_csv",
+                   help="skipped-videos CSV of the feature step (optional)")
+    p.add_argument("--threshold", type=float,
+                   help="score above which a frame counts as an alarm")
+    extra = p.add_mutually_exclusive_group()
+    extra.add_argument("--extra", type=_json_text, metavar="JSON",
+                       help="JSON text stored under 'extra' (e.g. the config)")
+    extra.add_argument("--extra-file", dest="extra", type=_json_file, metavar="FILE",
+                       help="JSON file stored under 'extra'")
+    return p

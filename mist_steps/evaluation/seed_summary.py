@@ -29,11 +29,11 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 from collections.abc import Sequence
 
+from mist_steps.cli import StepParser
 from mist_steps.errors import InputError
 from mist_steps.evaluation.ablation_rows import r4, read_metrics, write_csv
 from mist_steps.evaluation.feature_stats import TOP_PCS, top_pc_share
@@ -133,25 +133,21 @@ def _write_md(out_md, label: str, seeds: list, columns: dict, stats: dict) -> No
     write_text(out_md, "\n".join(lines) + "\n")
 
 
-def seed_table_cli(argv: list[str] | None, *, prog: str, what: str) -> None:
+def seed_table_parser(*, prog: str, what: str) -> StepParser:
     """The command line of the seed and robustness tables (``what`` varies, for --help)."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=f"Summarise generator (stage I) vs MIST (stage II) test AUC over {what}: "
-        "per-seed rows, mean and sample std, as CSV and optionally Markdown.")
-    parser.add_argument("--generator", nargs="+", required=True, metavar="JSON",
-                        help="generator evaluation JSONs, one per seed")
-    parser.add_argument("--mist", nargs="+", required=True, metavar="JSON",
-                        help="MIST evaluation JSONs, one per seed, in the same order")
-    parser.add_argument("--seeds", nargs="+", metavar="SEED",
-                        help="seed labels, one per pair (default 0 1 ...)")
-    parser.add_argument("--out", required=True, help="output CSV")
-    parser.add_argument("--md", help="output Markdown table (optional)")
-    parser.add_argument("--label", default="Seed",
-                        help="heading of the seed column in the Markdown (default Seed)")
-    parser.add_argument("--features", nargs="+", metavar="H5",
-                        help="vanilla features file per seed: adds the top-5 principal "
-                        "components' share of their variance")
-    args = parser.parse_args(argv)
-    seed_summary(args.generator, args.mist, args.out, args.md, seeds=args.seeds,
-                 label=args.label, features=args.features)
+    p = StepParser(seed_summary, f"Summarise generator (stage I) vs MIST (stage II) test AUC "
+                   f"over {what}: per-seed rows, mean and sample std, as CSV and optionally "
+                   f"Markdown.", prog=prog)
+    p.add_argument("--generator", dest="generator_jsons", nargs="+", required=True,
+                   metavar="JSON", help="generator evaluation JSONs, one per seed")
+    p.add_argument("--mist", dest="mist_jsons", nargs="+", required=True, metavar="JSON",
+                   help="MIST evaluation JSONs, one per seed, in the same order")
+    p.add_argument("--seeds", nargs="+", metavar="SEED",
+                   help="seed labels, one per pair (default 0 1 ...)")
+    p.add_argument("--out", dest="out_csv", required=True, help="output CSV")
+    p.add_argument("--md", dest="out_md", help="output Markdown table (optional)")
+    p.add_argument("--label", help="heading of the seed column in the Markdown")
+    p.add_argument("--features", nargs="+", metavar="H5",
+                   help="vanilla features file per seed: adds the top-5 principal components' "
+                   "share of their variance")
+    return p

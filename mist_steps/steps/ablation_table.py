@@ -24,11 +24,10 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Sequence
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.errors import InputError
 from mist_steps.evaluation.ablation_rows import (
     COLUMNS,
@@ -71,19 +70,16 @@ def ablation_table(rows: Sequence[tuple[str, str, str, str | os.PathLike]], out_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.ablation_table",
-        description="Collect the evaluation JSONs of several variants into one ablation "
-        "table (CSV) with each variant's AUC difference to a reference variant.")
-    parser.add_argument("--out", required=True, help="output CSV")
-    parser.add_argument("--row", nargs=4, action="append", required=True,
-                        metavar=("NAME", "STAGE", "DESCRIPTION", "JSON"),
-                        help=f"one variant: its name, stage ({' or '.join(STAGES)}), a short "
-                        f"description and its metrics JSON; repeat for each row")
-    parser.add_argument("--reference", default="mist",
-                        help="variant the delta_auc column is measured against (default mist)")
-    args = parser.parse_args(argv)
-    ablation_table([tuple(r) for r in args.row], args.out, reference=args.reference)
+    p = StepParser(ablation_table, "Collect the evaluation JSONs of several variants into one "
+                   "ablation table (CSV) with each variant's AUC difference to a reference "
+                   "variant.")
+    p.shared(out="output CSV")
+    p.add_argument("--row", dest="rows", nargs=4, action="append", required=True,
+                   metavar=("NAME", "STAGE", "DESCRIPTION", "JSON"),
+                   help=f"one variant: its name, stage ({' or '.join(STAGES)}), a short "
+                   f"description and its metrics JSON; repeat for each row")
+    p.add_argument("--reference", help="variant the delta_auc column is measured against")
+    p.run(argv)
 
 
 if __name__ == "__main__":

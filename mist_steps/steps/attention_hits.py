@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -11,7 +10,7 @@ from collections import Counter
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
@@ -28,6 +27,17 @@ from mist_steps.viz.figures import pyplot, save_figure
 from mist_steps.viz.render import crop_region
 
 log = logging.getLogger(__name__)
+
+
+# What each measure of the JSON means, stored in it.
+DEFINITIONS = {
+    "peak_in_box": "share of annotated frames whose snippet's attention peak (the centre of "
+                   "the map's largest cell) lies inside an anomaly box",
+    "peak_cell_holds_anomaly": "share whose peak cell holds an anomaly box's centre",
+    "box_area_share": "chance level: share of the encoder's crop the boxes cover",
+    "chance_cell_centre_in_box": "chance level of peak_in_box for a random cell",
+    "chance_cell_holds_anomaly": "chance level of peak_cell_holds_anomaly for a random cell",
+}
 
 
 def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) -> dict:
@@ -76,14 +86,7 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) 
                              "frames": sum(k == c for k, _ in per_frame)} for c in classes},
            "map_shape": list(map_shape), "peak_cells": dict(sorted(peaks.items())),
            "arch": str(root["arch"]), "input_size": int(root["input_size"]),
-           "definitions": {
-               "peak_in_box": "share of annotated frames whose snippet's attention peak (the "
-                              "centre of the map's largest cell) lies inside an anomaly box",
-               "peak_cell_holds_anomaly": "share whose peak cell holds an anomaly box's centre",
-               "box_area_share": "chance level: share of the encoder's crop the boxes cover",
-               "chance_cell_centre_in_box": "chance level of peak_in_box for a random cell",
-               "chance_cell_holds_anomaly": "chance level of peak_cell_holds_anomaly for a "
-                                            "random cell"},
+           "definitions": DEFINITIONS,
            "inputs": {"scores": str(scores_h5), "videos": str(videos_csv),
                       "boxes": str(boxes_csv)}}
     write_text(out_json, json.dumps(doc, indent=2) + "\n")
@@ -118,17 +121,14 @@ def _hits_chart(path, doc: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.attention_hits",
-        description="How often MIST's attention peak falls on the synthetic benchmark's "
-        "anomaly boxes -> JSON (+ PNG).")
-    parser.add_argument("--scores", required=True, help="test_scores.h5 with /attention maps")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the benchmark")
-    parser.add_argument("--out", required=True, help="output JSON")
-    parser.add_argument("--out-png", help="output bar chart (PNG)")
-    a = parser.parse_args(argv)
-    attention_hits(a.scores, a.videos, a.boxes, a.out, out_png=a.out_png)
+    p = StepParser(attention_hits, "How often MIST's attention peak falls on the synthetic "
+                   "benchmark's anomaly boxes -> JSON (+ PNG).")
+    p.add_argument("--scores", required=True, help="test_scores.h5 with /attention maps")
+    p.shared("videos")
+    p.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the benchmark")
+    p.add_argument("--out", dest="out_json", required=True, help="output JSON")
+    p.add_argument("--out-png", help="output bar chart (PNG)")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from mist_steps.cli import run_cli
-from mist_steps.evaluation.metrics import evaluate_cli
+from mist_steps.evaluation.metrics import evaluate_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    evaluate_cli(argv, prog="python -m mist_steps.steps.evaluate_mist", scores="MIST's (stage II)")
+    evaluate_parser(prog="python -m mist_steps.steps.evaluate_mist",
+                    scores="MIST's (stage II)").run(argv)
 
 
 if __name__ == "__main__":

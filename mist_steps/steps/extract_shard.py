@@ -31,7 +31,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -40,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.preprocess import CROP_MODES, Preprocess
 from mist_steps.data.snippet_stream import (
     ON_BAD_VIDEO,
@@ -87,26 +86,20 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
     _check_args(shard_index, num_shards, crop_mode, batch_size, threads, on_bad_video, dtype)
     started = time.perf_counter()
     table = read_video_table(videos_csv).sort_values("video_id", ignore_index=True)
-    mine = table[[shard_of(i, num_shards) == shard_index for i in range(len(table))]]
-    rows = mine.reset_index(drop=True)
+    rows = table[[shard_of(i, num_shards) == shard_index
+                  for i in range(len(table))]].reset_index(drop=True)
 
     model, meta = load_encoder(encoder_path)
-    arch = model.arch
-    prep = Preprocess(arch, input_size, crop_mode)
-    kind = resolve_feature(arch, feature, prep.crop, encoder_path)
+    prep = Preprocess(model.arch, input_size, crop_mode)
+    kind = resolve_feature(model.arch, feature, prep.crop, encoder_path)
     dim = model.feature_dim(kind)
-    run_attrs = {"encoder": arch, "weights_sha256": weights_sha256(model),
+    run_attrs = {"encoder": model.arch, "weights_sha256": weights_sha256(model),
                  "crop_mode": crop_mode, "input_size": prep.crop, "feature": kind}
-    dev = resolve_device(device)
-    torch.set_num_threads(threads)
-    if dev.type == "cuda":  # same algorithms whatever the batch neighbours
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    model = model.to(dev).eval()
+    model, dev = _on_device(model, device, threads)
 
     expected = expected_snippets(rows)
     log.info("shard %d/%d: %d of %d videos, ~%d clips, %s %s %s-crop %dpx on %s, batch %d, "
-             "%d threads", shard_index, num_shards, len(rows), len(table), expected, arch,
+             "%d threads", shard_index, num_shards, len(rows), len(table), expected, model.arch,
              kind, crop_mode, prep.crop, dev, batch_size, threads)
 
     extra = {"encoder_meta": json.dumps(meta, sort_keys=True), "device": dev.type}
@@ -147,6 +140,16 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
             "seconds": seconds, "streaming_seconds": streaming, "encoder_seconds": encoding}
 
 
+def _on_device(model: torch.nn.Module, device: str, threads: int):
+    """The encoder in eval mode on ``device``, and that device."""
+    dev = resolve_device(device)
+    torch.set_num_threads(threads)
+    if dev.type == "cuda":  # same algorithms whatever the batch neighbours
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    return model.to(dev).eval(), dev
+
+
 def _write_video(writer: FeatureWriter, row, event: VideoDone, feats: list[np.ndarray]) -> None:
     frame_count, fps = indexed_frames(row, event, log)
     writer.add(row.video_id, np.stack(feats), fps=fps, frame_count=frame_count,
@@ -154,49 +157,34 @@ def _write_video(writer: FeatureWriter, row, event: VideoDone, feats: list[np.nd
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.extract_shard",
-        description="Extract snippet features (16-frame clips) of one shard of a dataset's "
-        "videos with an encoder (gather_features merges the shards).")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--encoder", required=True,
-                        help="encoder file in the workflow's mist-encoder-v1 format")
-    parser.add_argument("--out", required=True, help="output shard feature file (.h5)")
-    parser.add_argument("--shard-index", type=int, default=0,
-                        help="this shard, 0-based (default 0)")
-    parser.add_argument("--num-shards", type=int, default=1, help="number of shards (default 1)")
-    parser.add_argument("--crop-mode", choices=list(CROP_MODES), default="center",
-                        help="center: one centre crop; ten: 4 corners + centre and their mirror "
-                        "images, torchvision TenCrop order (default center)")
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="crop side in pixels; the resize scales with it (default I3D 224, "
-                        "C3D 112)")
-    parser.add_argument("--feature", default="default",
-                        help="default (I3D: feature = pooled Mixed_5c, 1024-d; C3D: fc6, 4096-d) "
-                        "or a kind name: feature, fc6 (C3D only; needs --input-size 112)")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="snippets per encoder call, each giving one clip per crop (default 8)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    parser.add_argument("--on-bad-video", choices=ON_BAD_VIDEO, default="error",
-                        help="error: stop at an unreadable video; skip: leave it out and list it "
-                        "in --skipped-out (default error)")
-    parser.add_argument("--skipped-out", help="CSV of the skipped videos of this shard")
-    parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N or auto (default cpu)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float16",
-                        help="storage type of the features (default float16)")
-    args = parser.parse_args(argv)
-    if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
-        parser.error(f"need 0 <= --shard-index < --num-shards; got {args.shard_index} "
-                     f"and {args.num_shards}")
-    if args.batch_size < 1 or args.threads < 1:
-        parser.error("--batch-size and --threads must be >= 1")
-    extract_shard(args.videos, args.encoder, args.out, shard_index=args.shard_index,
-                  num_shards=args.num_shards, crop_mode=args.crop_mode,
-                  input_size=args.input_size, feature=args.feature,
-                  batch_size=args.batch_size, threads=args.threads,
-                  on_bad_video=args.on_bad_video, skipped_csv=args.skipped_out,
-                  device=args.device, dtype=args.dtype)
+    p = StepParser(extract_shard, "Extract snippet features (16-frame clips) of one shard of a "
+                   "dataset's videos with an encoder (gather_features merges the shards).")
+    p.shared("videos")
+    p.add_argument("--encoder", required=True,
+                   help="encoder file in the workflow's mist-encoder-v1 format")
+    p.add_argument("--out", dest="out_h5", required=True,
+                   help="output shard feature file (.h5)")
+    p.add_argument("--shard-index", type=at_least(0), help="this shard, 0-based")
+    p.add_argument("--num-shards", type=at_least(1), help="number of shards")
+    p.add_argument("--crop-mode", choices=list(CROP_MODES),
+                   help="center: one centre crop; ten: 4 corners + centre and their mirror "
+                   "images, torchvision TenCrop order")
+    p.add_argument("--input-size", type=int, help="crop side in pixels; the resize scales "
+                   "with it (default I3D 224, C3D 112)")
+    p.add_argument("--feature", help="default (I3D: feature = pooled Mixed_5c, 1024-d; C3D: "
+                   "fc6, 4096-d) or a kind name: feature, fc6 (C3D only; needs --input-size 112)")
+    p.add_argument("--batch-size", type=at_least(1),
+                   help="snippets per encoder call, each giving one clip per crop")
+    p.shared("threads")
+    p.add_argument("--on-bad-video", choices=ON_BAD_VIDEO,
+                   help="error: stop at an unreadable video; skip: leave it out and list it "
+                   "in --skipped-out")
+    p.add_argument("--skipped-out", dest="skipped_csv",
+                   help="CSV of the skipped videos of this shard")
+    p.shared("device")
+    p.add_argument("--dtype", choices=DTYPES, help="storage type of the features")
+    p.check(lambda a: a.shard_index < a.num_shards, "need --shard-index < --num-shards")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.preprocess import Preprocess
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
@@ -58,11 +58,10 @@ from mist_steps.training.devices import resolve_device
 from mist_steps.training.finetune_loop import EpochPlan, resume, train_epochs
 from mist_steps.training.finetune_setup import (
     CKPT_FORMAT,
-    DEVICES,
     LOSS_COLUMNS,
     LR_SCHEDULES,
     RESULT_SETTINGS,
-    _check_settings,
+    run_settings,
     _training_videos,
 )
 from mist_steps.training.frame_cache import FrameCache
@@ -110,25 +109,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
     resumed_from (the 1-based epoch the run resumed at, None for a fresh start) and
     cached_videos (videos the frame cache held at the end).
     """
-    settings = {"labels": labels, "sampling": sampling, "input_size": input_size,
-                "class_weights": [float(w) for w in class_weights],
-                "crop_scales": [float(c) for c in crop_scales], "epochs": int(epochs),
-                "clips_per_video": int(clips_per_video), "batch_size": int(batch_size),
-                "accumulate": int(accumulate), "lr": float(lr),
-                "weight_decay": float(weight_decay), "warmup_epochs": int(warmup_epochs),
-                "lr_schedule": lr_schedule,
-                # the cosine's length shapes every epoch; a constant rate's epochs can be added
-                "schedule_epochs": int(epochs) if lr_schedule == "cosine" else None,
-                "freeze_epochs": int(freeze_epochs), "train_from": train_from or None,
-                "grad_clip": float(grad_clip), "k": int(k),
-                "dropout": float(dropout), "sga": bool(sga), "guided_head": bool(guided_head),
-                "seed": int(seed), "threads": int(threads), "device": device,
-                "frame_cache_mb": int(frame_cache_mb)}
-    _check_settings(settings)
-    if labels == "pseudo" and pseudo_labels_h5 is None:
-        raise InputError("fine-tuning settings: labels='pseudo' needs the pseudo-label file "
-                         "(--pseudo-labels); or use labels='video' for the ablation without "
-                         "pseudo labels")
+    settings = run_settings(locals())  # first: the parameters and nothing else
     t_start = time.perf_counter()
     dev = resolve_device(device)
     out_pt = Path(out_pt)
@@ -138,27 +119,13 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
     videos, n_normal = src.videos, sum(v.label == 0 for v in src.videos)
     settings_hash = _settings_hash(settings, src.encoder_sha, src.labels_sha, videos)
     ckpt_path = checkpoint_path(out_pt)
-    n_batches = math.ceil(max(n_normal, len(videos) - n_normal) * clips_per_video
-                          / (batch_size // 2))
-    steps_per_epoch = math.ceil(n_batches / accumulate)
-    plan = EpochPlan(epochs=int(epochs), clips_per_video=clips_per_video, batch_size=batch_size,
-                     accumulate=accumulate, sampling=sampling, crop_scales=crop_scales,
-                     class_weights=settings["class_weights"], lr=lr, lr_schedule=lr_schedule,
-                     warmup_steps=warmup_epochs * steps_per_epoch,
-                     steps_per_epoch=steps_per_epoch, freeze_epochs=freeze_epochs,
-                     train_from=train_from, grad_clip=grad_clip, seed=seed, threads=threads)
+    plan, n_batches = _epoch_plan(settings, videos, n_normal)
     log.info("fine-tuning %s %d px on %d normal + %d abnormal training videos (%d left out), "
              "%s labels, %d batches of %d clips per epoch, on %s", src.encoder.arch,
              src.prep.crop, n_normal, len(videos) - n_normal, len(src.skipped), labels,
              n_batches, batch_size, dev)
-
     with seeded_torch(threads, seed, dev):
-        try:
-            model = MISTModel(src.encoder, input_size=src.prep.crop, k=k, dropout=dropout,
-                              sga=sga, guided_head=guided_head).to(dev)
-        except ValueError as err:
-            raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
-                             f"at input size {src.prep.crop}: {err}") from None
+        model = _build_model(src, settings, encoder_pt, dev)
         # fused: one kernel over all parameters; on CPU the step of the ~25 M trainable
         # parameters (SGA's F1 alone is 19 M) drops from ~150 to ~36 ms (I3D, batch 8)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
@@ -179,6 +146,33 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
     ckpt_path.unlink(missing_ok=True)
     return {**summary, "resumed_from": progress.resumed_from,
             "cached_videos": len(cache) if cache else 0}
+
+
+def _epoch_plan(s: dict, videos: list[TrainVideo], n_normal: int) -> tuple[EpochPlan, int]:
+    """The epoch loop's plan from the settings ``s``, and the batches per epoch (the larger
+    class sets it: one half-batch of each class per batch)."""
+    n_batches = math.ceil(max(n_normal, len(videos) - n_normal) * s["clips_per_video"]
+                          / (s["batch_size"] // 2))
+    steps_per_epoch = math.ceil(n_batches / s["accumulate"])
+    plan = EpochPlan(epochs=s["epochs"], clips_per_video=s["clips_per_video"],
+                     batch_size=s["batch_size"], accumulate=s["accumulate"],
+                     sampling=s["sampling"], crop_scales=s["crop_scales"],
+                     class_weights=s["class_weights"], lr=s["lr"],
+                     lr_schedule=s["lr_schedule"],
+                     warmup_steps=s["warmup_epochs"] * steps_per_epoch,
+                     steps_per_epoch=steps_per_epoch, freeze_epochs=s["freeze_epochs"],
+                     train_from=s["train_from"], grad_clip=s["grad_clip"], seed=s["seed"],
+                     threads=s["threads"])
+    return plan, n_batches
+
+
+def _build_model(src: "_Inputs", s: dict, encoder_pt, dev) -> MISTModel:
+    try:
+        return MISTModel(src.encoder, input_size=src.prep.crop, k=s["k"], dropout=s["dropout"],
+                         sga=s["sga"], guided_head=s["guided_head"]).to(dev)
+    except ValueError as err:
+        raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
+                         f"at input size {src.prep.crop}: {err}") from None
 
 
 @dataclass
@@ -247,78 +241,61 @@ def _write_model(out_pt: Path, model: MISTModel, rows: list[list[float]], src: _
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.finetune",
-        description="MIST stage II: fine-tune the vanilla encoder with self-guided attention "
-        "on clip-level pseudo labels (balanced normal/abnormal batches, resumable).")
+    p = StepParser(finetune, "MIST stage II: fine-tune the vanilla encoder with self-guided "
+                   "attention on clip-level pseudo labels (balanced normal/abnormal batches, "
+                   "resumable).")
     p.add_argument("--encoder", required=True, help="vanilla encoder file (mist-encoder-v1 .pt)")
-    p.add_argument("--videos", required=True, help="dataset index videos.csv")
-    p.add_argument("--out", required=True, help="output MIST model (.pt); the resumable "
-                   "checkpoint is kept beside it as <out>.ckpt while training")
-    p.add_argument("--pseudo-labels", default=None,
+    p.shared("videos", out="output MIST model (.pt); the resumable checkpoint is kept beside "
+             "it as <out>.ckpt while training")
+    p.add_argument("--pseudo-labels",
                    help="pseudo-label file (.h5) of stage I (needed with --labels pseudo)")
-    p.add_argument("--labels", choices=LABEL_MODES, default="pseudo",
+    p.add_argument("--labels", choices=LABEL_MODES,
                    help="pseudo: clip targets from the pseudo labels; video: every clip of an "
-                   "abnormal video is 1 (ablation) (default pseudo)")
-    p.add_argument("--sampling", choices=SAMPLING_MODES, default="pseudo",
+                   "abnormal video is 1 (ablation)")
+    p.add_argument("--sampling", choices=SAMPLING_MODES,
                    help="clip starts in abnormal videos: pseudo: drawn in proportion to the "
-                   "pseudo labels; uniform: one per segment (default pseudo; video labels "
-                   "always sample uniformly)")
-    p.add_argument("--input-size", type=int, default=None,
+                   "pseudo labels; uniform: one per segment (video labels always sample "
+                   "uniformly)")
+    p.add_argument("--input-size", type=int,
                    help="crop side in px (default: the encoder's, I3D 224 / C3D 112)")
-    p.add_argument("--class-weights", type=float, nargs=2, default=(1.0, 1.0),
-                   metavar=("W0", "W1"), help="weights of the anomalous and normal loss terms "
-                   "(default 1 1; the paper uses 1.2 0.8 for UCF-Crime I3D)")
-    p.add_argument("--crop-scales", type=float, nargs="+", default=CROP_SCALES, metavar="S",
-                   help="crop side / frame short side, one drawn per clip (default: "
-                        f"{' '.join(map(str, CROP_SCALES))}; 1.0 alone: flips only)")
-    p.add_argument("--epochs", type=int, default=8, help="(default 8)")
-    p.add_argument("--clips-per-video", type=int, default=3, help="per epoch (default 3)")
-    p.add_argument("--batch-size", type=int, default=8,
-                   help="clips per batch, even: half normal, half abnormal (default 8)")
-    p.add_argument("--accumulate", type=int, default=1,
-                   help="micro-batches per optimiser step (default 1)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="(default 5e-4)")
-    p.add_argument("--warmup-epochs", type=int, default=5,
-                   help="linear warm-up of the learning rate over these epochs (default 5)")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine",
-                   help="after the warm-up: cosine decay towards 0, or constant (default cosine)")
-    p.add_argument("--freeze-epochs", type=int, default=1,
-                   help="epochs with the backbone (weights and BatchNorm statistics) frozen "
-                   "(default 1)")
-    p.add_argument("--train-from", default=None, metavar="ENDPOINT",
+    p.add_argument("--class-weights", type=float, nargs=2, metavar=("W0", "W1"),
+                   help="weights of the anomalous and normal loss terms (the paper uses "
+                   "1.2 0.8 for UCF-Crime I3D)")
+    p.add_argument("--crop-scales", type=float, nargs="+", metavar="S",
+                   help="crop side / frame short side, one drawn per clip (1.0 alone: flips "
+                   "only)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--clips-per-video", type=int, help="per epoch")
+    p.add_argument("--batch-size", type=int,
+                   help="clips per batch, even: half normal, half abnormal")
+    p.add_argument("--accumulate", type=int, help="micro-batches per optimiser step")
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup-epochs", type=int,
+                   help="linear warm-up of the learning rate over these epochs")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="after the warm-up: cosine decay towards 0, or constant")
+    p.add_argument("--freeze-epochs", type=int,
+                   help="epochs with the backbone (weights and BatchNorm statistics) frozen")
+    p.add_argument("--train-from", metavar="ENDPOINT",
                    help="train the encoder from this endpoint on (e.g. mixed_5b), the blocks "
                    "before it frozen throughout (default: the whole encoder, as the paper)")
-    p.add_argument("--grad-clip", type=float, default=10.0,
-                   help="gradient-norm clip, 0 disables (default 10)")
-    p.add_argument("--k", type=int, default=8, help="SGA's k (2k channels) (default 8)")
-    p.add_argument("--dropout", type=float, default=0.8, help="before H_c (default 0.8)")
-    p.add_argument("--no-sga", dest="sga", action="store_false",
-                   help="ablation: no self-guided attention (H_c on the final map only)")
-    p.add_argument("--no-guided-head", dest="guided_head", action="store_false",
-                   help="ablation: attention without the guided head H_g and its loss")
-    p.add_argument("--seed", type=int, default=0, help="(default 0)")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    p.add_argument("--device", choices=DEVICES, default="cpu",
-                   help="auto: CUDA when available (default cpu)")
-    p.add_argument("--frame-cache-mb", type=int, default=0, metavar="MIB",
+    p.add_argument("--grad-clip", type=float, help="gradient-norm clip, 0 disables")
+    p.add_argument("--k", type=int, help="SGA's k (2k channels)")
+    p.add_argument("--dropout", type=float, help="before H_c")
+    p.add_argument("--sga", action=argparse.BooleanOptionalAction,
+                   help="self-guided attention (--no-sga, ablation: H_c on the final map only)")
+    p.add_argument("--guided-head", action=argparse.BooleanOptionalAction,
+                   help="the guided head H_g and its loss (--no-guided-head: attention without "
+                   "them, ablation)")
+    p.shared("seed", "threads", "device")
+    p.add_argument("--frame-cache-mb", type=int, metavar="MIB",
                    help="keep resized training frames in memory across epochs up to this "
-                        "many MiB (default 0: decode every epoch; same weights either way)")
-    p.add_argument("--loss-csv", default=None, help="output CSV of the per-epoch loss")
-    p.add_argument("--stop-after", type=int, default=None,
+                   "many MiB (0: decode every epoch; same weights either way)")
+    p.add_argument("--loss-csv", help="output CSV of the per-epoch loss")
+    p.add_argument("--stop-after", type=int,
                    help="stop after this many epochs as if killed (testing; default: run all)")
-    a = p.parse_args(argv)
-    finetune(a.encoder, a.videos, a.out, pseudo_labels_h5=a.pseudo_labels, labels=a.labels,
-             sampling=a.sampling, input_size=a.input_size, class_weights=a.class_weights,
-             crop_scales=a.crop_scales, epochs=a.epochs, clips_per_video=a.clips_per_video,
-             batch_size=a.batch_size, accumulate=a.accumulate, lr=a.lr,
-             weight_decay=a.weight_decay,
-             warmup_epochs=a.warmup_epochs, lr_schedule=a.lr_schedule,
-             freeze_epochs=a.freeze_epochs, train_from=a.train_from,
-             grad_clip=a.grad_clip, k=a.k, dropout=a.dropout, sga=a.sga,
-             guided_head=a.guided_head, seed=a.seed, threads=a.threads, device=a.device,
-             frame_cache_mb=a.frame_cache_mb, loss_csv=a.loss_csv, stop_after=a.stop_after)
+    p.run(argv)
 
 
 if __name__ == "__main__":

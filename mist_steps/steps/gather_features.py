@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.errors import InputError
 from mist_steps.formats.features import RUN_ATTRS, FeatureFile, FeatureWriter
 from mist_steps.formats.skipped import read_skipped, write_skipped
@@ -98,19 +97,16 @@ def _gather(files: list[FeatureFile], out_h5, skipped_csvs, out_skipped_csv) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.gather_features",
-        description="Merge the shard feature files of extract_shard into one HDF5 feature file.")
-    parser.add_argument("--out", required=True, help="output feature file (.h5)")
-    parser.add_argument("--skipped-out", required=True,
-                        help="output CSV of all skipped videos (header only when none)")
-    parser.add_argument("--shard-skipped", nargs="+", action="extend", default=None,
-                        metavar="CSV", help="the shards' skipped CSVs (any order), checked "
-                        "against the shard files; put the shard files before this option or "
-                        "after `--`")
-    parser.add_argument("shards", nargs="+", metavar="SHARD", help="shard feature files")
-    args = parser.parse_args(argv)
-    gather(args.shards, args.out, args.shard_skipped, args.skipped_out)
+    p = StepParser(gather, "Merge the shard feature files of extract_shard into one HDF5 "
+                   "feature file.", prog="python -m mist_steps.steps.gather_features")
+    p.add_argument("--out", dest="out_h5", required=True, help="output feature file (.h5)")
+    p.add_argument("--skipped-out", dest="out_skipped_csv", required=True,
+                   help="output CSV of all skipped videos (header only when none)")
+    p.add_argument("--shard-skipped", dest="skipped_csvs", nargs="+", action="extend",
+                   metavar="CSV", help="the shards' skipped CSVs (any order), checked against "
+                   "the shard files; put the shard files before this option or after `--`")
+    p.add_argument("shard_paths", nargs="+", metavar="SHARD", help="shard feature files")
+    p.run(argv)
 
 
 if __name__ == "__main__":

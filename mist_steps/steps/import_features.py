@@ -26,7 +26,6 @@ Command line: ``python -m mist_steps.steps.import_features --help``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import math
@@ -35,7 +34,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.feature_files import (
     _LIST,
     ON_MISSING,
@@ -49,6 +48,26 @@ from mist_steps.formats.features import DTYPES, FeatureWriter
 from mist_steps.formats.skipped import write_skipped
 
 log = logging.getLogger(__name__)
+
+
+def _skipped(table, found: dict, folders: list, videos_csv, on_missing: str) -> list[dict]:
+    """The skipped-videos rows of the videos without a feature file (or, with on_missing
+    "error", the error naming them)."""
+    missing = table[~table["video_id"].isin(list(found))]
+    where = ", ".join(map(str, folders))
+    if len(missing) and on_missing == "error":
+        ids = missing["video_id"].tolist()
+        raise InputError(
+            f"no features for {len(ids)} of {len(table)} videos of {videos_csv} under {where}: "
+            f"{ids[:_LIST]}{' ...' if len(ids) > _LIST else ''} (expected e.g. {ids[0]}_i3d.npy "
+            f"or {ids[0]}__0.npy). Add the files, or set on_missing: skip (--on-missing skip) "
+            f"to leave these videos out and list them in the skipped CSV")
+    skipped = [{"video_id": r.video_id, "path": r.path, "split": r.split,
+                "reason": f"no precomputed features under {where}"}
+               for r in missing.itertuples(index=False)]
+    for row in skipped:
+        log.warning("skipping video %s: %s", row["video_id"], row["reason"])
+    return skipped
 
 
 def import_features(videos_csv, feature_dirs, out_h5, *, encoder: str, crop_mode: str,
@@ -77,20 +96,7 @@ def import_features(videos_csv, feature_dirs, out_h5, *, encoder: str, crop_mode
         log.warning("%d .npy file(s) match no video of %s and are ignored, e.g. %s",
                     len(unmatched), videos_csv, [p.name for p in unmatched[:_LIST]])
 
-    missing = table[~table["video_id"].isin(list(found))]
-    where = ", ".join(map(str, folders))
-    if len(missing) and on_missing == "error":
-        ids = missing["video_id"].tolist()
-        raise InputError(
-            f"no features for {len(ids)} of {len(table)} videos of {videos_csv} under {where}: "
-            f"{ids[:_LIST]}{' ...' if len(ids) > _LIST else ''} (expected e.g. {ids[0]}_i3d.npy "
-            f"or {ids[0]}__0.npy). Add the files, or set on_missing: skip (--on-missing skip) "
-            f"to leave these videos out and list them in the skipped CSV")
-    skipped = [{"video_id": r.video_id, "path": r.path, "split": r.split,
-                "reason": f"no precomputed features under {where}"}
-               for r in missing.itertuples(index=False)]
-    for row in skipped:
-        log.warning("skipping video %s: %s", row["video_id"], row["reason"])
+    skipped = _skipped(table, found, folders, videos_csv, on_missing)
 
     run_attrs = {"encoder": encoder, "weights_sha256": weights_sha256 or "unknown",
                  "crop_mode": crop_mode,
@@ -131,36 +137,28 @@ def import_features(videos_csv, feature_dirs, out_h5, *, encoder: str, crop_mode
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.import_features",
-        description="Import downloaded snippet features (.npy, RTFM/DeepMIL layouts "
-        "<video>_i3d.npy [T, crops, D] or [T, D], or <video>__<k>.npy per crop) for the "
-        "videos of a dataset index into the workflow's HDF5 feature file.")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--features", required=True, nargs="+", metavar="DIR",
-                        help="folder(s) searched recursively for the .npy files")
-    parser.add_argument("--out", required=True, help="output feature file (.h5)")
-    parser.add_argument("--encoder", required=True,
-                        help="encoder the features come from, e.g. i3d or c3d (recorded)")
-    parser.add_argument("--crop-mode", required=True, choices=list(CROP_MODES),
-                        help="center (1 crop per clip) or ten (10 crops)")
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="crop side they were made at (default 224 for i3d, 112 for c3d)")
-    parser.add_argument("--feature", default="feature",
-                        help="feature kind recorded (default feature; e.g. fc6 for C3D)")
-    parser.add_argument("--weights-sha256", default=None,
-                        help="checksum of the weights they were made with, if known")
-    parser.add_argument("--on-missing", choices=ON_MISSING, default="error",
-                        help="error: stop if a video has no file; skip: list it in "
-                        "--skipped-out (default error)")
-    parser.add_argument("--skipped-out", help="CSV of the videos left out")
-    parser.add_argument("--dtype", choices=DTYPES, default="float16",
-                        help="storage type (default float16)")
-    args = parser.parse_args(argv)
-    import_features(args.videos, args.features, args.out, encoder=args.encoder,
-                    crop_mode=args.crop_mode, input_size=args.input_size, feature=args.feature,
-                    on_missing=args.on_missing, skipped_csv=args.skipped_out, dtype=args.dtype,
-                    weights_sha256=args.weights_sha256)
+    p = StepParser(import_features, "Import downloaded snippet features (.npy, RTFM/DeepMIL "
+                   "layouts <video>_i3d.npy [T, crops, D] or [T, D], or <video>__<k>.npy per "
+                   "crop) for the videos of a dataset index into the workflow's HDF5 feature "
+                   "file.")
+    p.shared("videos")
+    p.add_argument("--features", dest="feature_dirs", required=True, nargs="+", metavar="DIR",
+                   help="folder(s) searched recursively for the .npy files")
+    p.add_argument("--out", dest="out_h5", required=True, help="output feature file (.h5)")
+    p.add_argument("--encoder", required=True,
+                   help="encoder the features come from, e.g. i3d or c3d (recorded)")
+    p.add_argument("--crop-mode", required=True, choices=list(CROP_MODES),
+                   help="center (1 crop per clip) or ten (10 crops)")
+    p.add_argument("--input-size", type=int,
+                   help="crop side they were made at (default 224 for i3d, 112 for c3d)")
+    p.add_argument("--feature", help="feature kind recorded (e.g. fc6 for C3D)")
+    p.add_argument("--weights-sha256", help="checksum of the weights they were made with, if "
+                   "known")
+    p.add_argument("--on-missing", choices=ON_MISSING,
+                   help="error: stop if a video has no file; skip: list it in --skipped-out")
+    p.add_argument("--skipped-out", dest="skipped_csv", help="CSV of the videos left out")
+    p.add_argument("--dtype", choices=DTYPES, help="storage type")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Command line: ``python -m mist_steps.steps.index_dataset --help``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.annotations import (
     frame_labels_from_mask,
     frame_labels_ucf,
@@ -96,16 +95,50 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
         masks = require_input(masks, "the frame mask folder (--masks)", fmt)
     mask_of = {p.video_id: load_sht_mask(masks, p.video_id) for p in planned if p.needs_mask}
 
+    counts, fpss = _frame_counts(planned, fmt, root, mask_of, check_videos=check_videos,
+                                 frames_fps=frames_fps, on_bad_video=on_bad_video)
+    labels = _test_labels(planned, counts, fmt, root, mask_of, masks=masks,
+                          test_annotations=test_annotations, check_videos=check_videos)
+
+    table = pd.DataFrame(
+        {
+            "video_id": [p.video_id for p in planned],
+            "path": [str(root / p.relpath) for p in planned],
+            "split": [p.split for p in planned],
+            "label": [p.label for p in planned],
+            "class": [p.class_name for p in planned],
+            "frame_count": counts,
+            "fps": fpss,
+        },
+        columns=CSV_COLUMNS,
+    ).sort_values(["split", "video_id"], ignore_index=True)
+    by_id = table.set_index("video_id")
+
+    _write_ground_truth(out_ground_truth_h5, fmt, labels, by_id)
+    with atomic_path(out_videos_csv) as tmp:
+        table.to_csv(tmp, index=False)
+
+    _log_summary(table, labels)
+    return table
+
+
+def _frame_counts(planned: list, fmt: str, root: Path, mask_of: dict, *, check_videos: bool,
+                  frames_fps, on_bad_video: str) -> tuple[list[int], list[float]]:
+    """Frame count and fps per planned video: probed from the videos, or (``check_videos``
+    False) from the annotation files and masks, -1 and NaN where they give none."""
     if check_videos:
         missing = sorted(root / p.relpath for p in planned if not (root / p.relpath).exists())
         if missing:
             raise InputError(missing_dataset_message(fmt, fmt, root, missing, "--root", len(planned)))
-        counts, fpss = _probe_all(planned, root, frames_fps, on_bad_video)
-    else:
-        counts = [p.listed_frames or (len(mask_of[p.video_id]) if p.needs_mask else -1)
-                  for p in planned]
-        fpss = [math.nan] * len(planned)
+        return _probe_all(planned, root, frames_fps, on_bad_video)
+    counts = [p.listed_frames or (len(mask_of[p.video_id]) if p.needs_mask else -1)
+              for p in planned]
+    return counts, [math.nan] * len(planned)
 
+
+def _test_labels(planned: list, counts: list[int], fmt: str, root: Path, mask_of: dict, *,
+                 masks, test_annotations, check_videos: bool) -> dict[str, np.ndarray]:
+    """The per-frame labels of the test videos (none for an unreadable one, skipped)."""
     labels: dict[str, np.ndarray] = {}
     for p, n in zip(planned, counts):
         if p.listed_frames is not None and p.listed_frames != n and n > 0:
@@ -137,22 +170,11 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
             except InputError as err:
                 raise InputError(f"{p.where or test_annotations}: {err}; fix that line (or the "
                                  f"video {root / p.relpath})") from None
+    return labels
 
-    table = pd.DataFrame(
-        {
-            "video_id": [p.video_id for p in planned],
-            "path": [str(root / p.relpath) for p in planned],
-            "split": [p.split for p in planned],
-            "label": [p.label for p in planned],
-            "class": [p.class_name for p in planned],
-            "frame_count": counts,
-            "fps": fpss,
-        },
-        columns=CSV_COLUMNS,
-    ).sort_values(["split", "video_id"], ignore_index=True)
-    by_id = table.set_index("video_id")
 
-    with atomic_path(out_ground_truth_h5) as tmp:
+def _write_ground_truth(path, fmt: str, labels: dict[str, np.ndarray], by_id: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["format"] = fmt
             h5.attrs["snippet_len"] = SNIPPET_LEN
@@ -162,11 +184,6 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
                 ds.attrs["class"] = by_id.at[video_id, "class"]
                 ds.attrs["label"] = int(by_id.at[video_id, "label"])
                 ds.attrs["frame_count"] = int(by_id.at[video_id, "frame_count"])
-    with atomic_path(out_videos_csv) as tmp:
-        table.to_csv(tmp, index=False)
-
-    _log_summary(table, labels)
-    return table
 
 
 def _log_summary(table: pd.DataFrame, labels: dict[str, np.ndarray]) -> None:
@@ -179,38 +196,30 @@ def _log_summary(table: pd.DataFrame, labels: dict[str, np.ndarray]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.index_dataset",
-        description="Index a video anomaly dataset: list its videos with split, label, class, "
-        "frame count and fps (videos.csv) and build the per-frame test ground truth "
-        "(ground_truth.h5), truncated to whole 16-frame snippets as the MIST evaluation does.",
-    )
-    parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt",
-                        help="annotation format and folder layout of the dataset")
-    parser.add_argument("--root", required=True, help="dataset root folder holding the videos")
-    parser.add_argument("--train-list", required=True,
-                        help="training split: Anomaly_Train.txt (ucf_crime/synth) or "
-                        "SH_Train_new.txt (shanghaitech)")
-    parser.add_argument("--test-annotations",
-                        help="ucf_crime/synth: Temporal_Anomaly_Annotation(_New).txt, 6 or 7 fields")
-    parser.add_argument("--test-list", help="shanghaitech: SH_Test_NEW.txt")
-    parser.add_argument("--masks", help="shanghaitech: folder of per-frame test masks <video>.npy")
-    parser.add_argument("--frames-fps", type=float,
-                        help="frame rate to record for JPEG frame folders (default: none, NaN)")
-    parser.add_argument("--no-check-videos", action="store_true",
-                        help="open no video; take frame counts from the annotation files")
-    parser.add_argument("--on-bad-video", choices=("error", "skip"), default="error",
-                        help="error: stop at a video that cannot be opened; skip: index it "
-                        "with frame count -1 for the later steps to skip (default error)")
-    parser.add_argument("--out-videos", required=True, help="output videos.csv")
-    parser.add_argument("--out-ground-truth", required=True, help="output ground_truth.h5")
-    args = parser.parse_args(argv)
-    index_dataset(
-        args.fmt, args.out_videos, args.out_ground_truth, root=args.root,
-        train_list=args.train_list, test_annotations=args.test_annotations,
-        test_list=args.test_list, masks=args.masks, frames_fps=args.frames_fps,
-        check_videos=not args.no_check_videos, on_bad_video=args.on_bad_video,
-    )
+    p = StepParser(index_dataset, "Index a video anomaly dataset: list its videos with split, "
+                   "label, class, frame count and fps (videos.csv) and build the per-frame test "
+                   "ground truth (ground_truth.h5), truncated to whole 16-frame snippets as the "
+                   "MIST evaluation does.")
+    p.add_argument("--format", required=True, choices=FORMATS, dest="fmt",
+                   help="annotation format and folder layout of the dataset")
+    p.add_argument("--root", required=True, help="dataset root folder holding the videos")
+    p.add_argument("--train-list", required=True,
+                   help="training split: Anomaly_Train.txt (ucf_crime/synth) or "
+                   "SH_Train_new.txt (shanghaitech)")
+    p.add_argument("--test-annotations",
+                   help="ucf_crime/synth: Temporal_Anomaly_Annotation(_New).txt, 6 or 7 fields")
+    p.add_argument("--test-list", help="shanghaitech: SH_Test_NEW.txt")
+    p.add_argument("--masks", help="shanghaitech: folder of per-frame test masks <video>.npy")
+    p.add_argument("--frames-fps", type=float,
+                   help="frame rate to record for JPEG frame folders (default: none, NaN)")
+    p.add_argument("--no-check-videos", dest="check_videos", action="store_false",
+                   help="open no video; take frame counts from the annotation files")
+    p.add_argument("--on-bad-video", choices=("error", "skip"),
+                   help="error: stop at a video that cannot be opened; skip: index it with "
+                   "frame count -1 for the later steps to skip")
+    p.add_argument("--out-videos", required=True, help="output videos.csv")
+    p.add_argument("--out-ground-truth", required=True, help="output ground_truth.h5")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ rendered anomalous entity, x1/y1 exclusive).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import multiprocessing
@@ -24,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, comma_list, run_cli
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import atomic_dir, write_text
 from mist_steps.synth.benchmark import (
@@ -70,9 +69,10 @@ def _check_args(*, seed, counts, min_frames, max_frames, height, width, fps, crf
         raise InputError("abnormal videos were asked for but the list of anomaly classes is empty")
 
 
-def generate_benchmark(out_dir: str | os.PathLike, *, seed: int, train_normal: int, train_abnormal: int,
-                       test_normal: int, test_abnormal: int, min_frames: int, max_frames: int, height: int,
-                       width: int, fps: int, codec: str = "h264", crf: int = 20,
+def generate_benchmark(out_dir: str | os.PathLike, *, seed: int = 0, train_normal: int = 32,
+                       train_abnormal: int = 32, test_normal: int = 16, test_abnormal: int = 16,
+                       min_frames: int = 160, max_frames: int = 480, height: int = 96,
+                       width: int = 128, fps: int = 25, codec: str = "h264", crf: int = 20,
                        anomaly_classes: Sequence[str] = ALL_CLASSES, workers: int = 1,
                        zoom: float = 1.0, crowd: float = 1.0, hard_negatives: float = 0.35) -> None:
     """Render the benchmark into ``out_dir`` (see the module docstring for the files).
@@ -120,41 +120,33 @@ def generate_benchmark(out_dir: str | os.PathLike, *, seed: int, train_normal: i
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.make_synth",
-        description="Render a synthetic surveillance anomaly benchmark (deterministic from --seed) in "
-                    "UCF-Crime's layout: videos/, Anomaly_Train.txt, Temporal_Anomaly_Annotation.txt, "
-                    "anomaly_boxes.csv.")
-    parser.add_argument("--out", required=True, help="output folder, e.g. results/synth")
-    parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    parser.add_argument("--train-normal", type=int, default=32, help="normal training videos (default 32)")
-    parser.add_argument("--train-abnormal", type=int, default=32, help="abnormal training videos (default 32)")
-    parser.add_argument("--test-normal", type=int, default=16, help="normal test videos (default 16)")
-    parser.add_argument("--test-abnormal", type=int, default=16, help="abnormal test videos (default 16)")
-    parser.add_argument("--min-frames", type=int, default=160, help="shortest video in frames (default 160)")
-    parser.add_argument("--max-frames", type=int, default=480, help="longest video in frames (default 480)")
-    parser.add_argument("--height", type=int, default=96, help="frame height, even (default 96)")
-    parser.add_argument("--width", type=int, default=128, help="frame width, even (default 128)")
-    parser.add_argument("--fps", type=int, default=25, help="frame rate (default 25)")
-    parser.add_argument("--zoom", type=float, default=1.0,
-                        help="camera zoom on the walkway: people's size and speed scale with it (default 1)")
-    parser.add_argument("--crowd", type=float, default=1.0,
-                        help="factor on the mean number of people in view (default 1)")
-    parser.add_argument("--hard-negatives", type=float, default=0.35,
-                        help="chance of each of the 5 kinds of hard negative in a video (default 0.35)")
-    parser.add_argument("--codec", choices=("h264", "mpeg4"), default="h264",
-                        help="h264 (libx264; falls back to mpeg4 where unavailable) or mpeg4")
-    parser.add_argument("--crf", type=int, default=20, help="H.264 constant rate factor, 0-51 (default 20)")
-    parser.add_argument("--classes", default=",".join(ALL_CLASSES),
-                        help=f"comma-separated anomaly classes (default: all of {','.join(ALL_CLASSES)})")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes, one video each (default 1)")
-    args = parser.parse_args(argv)
-    generate_benchmark(args.out, seed=args.seed, train_normal=args.train_normal, train_abnormal=args.train_abnormal,
-                       test_normal=args.test_normal, test_abnormal=args.test_abnormal, min_frames=args.min_frames,
-                       max_frames=args.max_frames, height=args.height, width=args.width, fps=args.fps,
-                       codec=args.codec, crf=args.crf, workers=args.workers, zoom=args.zoom, crowd=args.crowd,
-                       hard_negatives=args.hard_negatives,
-                       anomaly_classes=[c.strip() for c in args.classes.split(",") if c.strip()])
+    p = StepParser(generate_benchmark, "Render a synthetic surveillance anomaly benchmark "
+                   "(deterministic from --seed) in UCF-Crime's layout: videos/, "
+                   "Anomaly_Train.txt, Temporal_Anomaly_Annotation.txt, anomaly_boxes.csv.",
+                   prog="python -m mist_steps.steps.make_synth")
+    p.add_argument("--out", dest="out_dir", required=True,
+                   help="output folder, e.g. results/synth")
+    p.add_argument("--seed", type=int, help="master seed")
+    for split, words in (("train", "training"), ("test", "test")):
+        for label in ("normal", "abnormal"):
+            p.add_argument(f"--{split}-{label}", type=int, help=f"{label} {words} videos")
+    p.add_argument("--min-frames", type=int, help="shortest video in frames")
+    p.add_argument("--max-frames", type=int, help="longest video in frames")
+    p.add_argument("--height", type=int, help="frame height, even")
+    p.add_argument("--width", type=int, help="frame width, even")
+    p.add_argument("--fps", type=int, help="frame rate")
+    p.add_argument("--zoom", type=float,
+                   help="camera zoom on the walkway: people's size and speed scale with it")
+    p.add_argument("--crowd", type=float, help="factor on the mean number of people in view")
+    p.add_argument("--hard-negatives", type=float,
+                   help="chance of each of the 5 kinds of hard negative in a video")
+    p.add_argument("--codec", choices=("h264", "mpeg4"),
+                   help="h264 (libx264; falls back to mpeg4 where unavailable) or mpeg4")
+    p.add_argument("--crf", type=int, help="H.264 constant rate factor, 0-51")
+    p.add_argument("--classes", dest="anomaly_classes", type=comma_list,
+                   help="comma-separated anomaly classes")
+    p.add_argument("--workers", type=int, help="parallel processes, one video each")
+    p.run(argv)
 
 
 if __name__ == "__main__":

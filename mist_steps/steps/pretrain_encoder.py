@@ -47,14 +47,13 @@ both written atomically, the log first.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, comma_list, run_cli
 from mist_steps.formats.atomic import write_text
 from mist_steps.formats.digest import file_sha256
 from mist_steps.formats.encoder_file import FORMAT, save_encoder
@@ -65,12 +64,11 @@ from mist_steps.synth.proxy_clips import (
     DEFAULT_CLASSES,
 )
 from mist_steps.training.determinism import threads_and_determinism
+from mist_steps.training.pretrain_log import LOG_HEADER, log_path
 from mist_steps.training.pretrain_loop import (
     _HEAD_BIAS,
     DEFAULTS,
-    LOG_HEADER,
     _check_settings,
-    log_path,
     train_proxy_encoder,
 )
 
@@ -148,38 +146,29 @@ def make_vanilla_encoder(out_path: str | Path, *, arch: str, weights: str | Path
 
 # -- CLI ------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.pretrain_encoder",
-        description="Make the vanilla (stage-I) encoder: import public weights (--weights) or "
-                    "pretrain it on a synthetic action-classification proxy.")
+    p = StepParser(make_vanilla_encoder, "Make the vanilla (stage-I) encoder: import public "
+                   "weights (--weights) or pretrain it on a synthetic action-classification "
+                   "proxy.")
     p.add_argument("--arch", required=True, choices=("i3d", "c3d"))
-    p.add_argument("--out", required=True, type=Path, help="output .pt (mist-encoder-v1); the "
-                   "per-step log goes to <out>.log.csv")
-    p.add_argument("--weights", type=Path, default=None,
+    p.add_argument("--out", dest="out_path", required=True, type=Path,
+                   help="output .pt (mist-encoder-v1); the per-step log goes to <out>.log.csv")
+    p.add_argument("--weights", type=Path,
                    help="public checkpoint to import (piergiaj rgb_imagenet.pt, hassony2 "
-                        "model_rgb.pth, DavideA c3d.pickle); omit to pretrain on the proxy")
-    p.add_argument("--input-size", type=int, default=DEFAULTS["input_size"], help="clip size in px")
-    p.add_argument("--num-classes", type=int, default=None,
+                   "model_rgb.pth, DavideA c3d.pickle); omit to pretrain on the proxy")
+    p.add_argument("--input-size", type=int, help="clip size in px")
+    p.add_argument("--num-classes", type=int,
                    help="head size (default: the proxy's class count, or the checkpoint's)")
-    p.add_argument("--classes", default=None,
-                   help=f"comma-separated proxy classes, from {','.join(CLASSES)} "
-                        f"(default: {','.join(DEFAULT_CLASSES)})")
-    p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="peak learning rate (AdamW)")
-    p.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"])
-    p.add_argument("--val-clips", type=int, default=DEFAULTS["val_clips"])
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    p.add_argument("--threads", type=int, default=DEFAULTS["threads"])
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    classes = (DEFAULT_CLASSES if a.classes is None
-               else tuple(c.strip() for c in a.classes.split(",") if c.strip()))
-    make_vanilla_encoder(
-        a.out, arch=a.arch, weights=a.weights, input_size=a.input_size, num_classes=a.num_classes,
-        classes=classes, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
-        weight_decay=a.weight_decay, val_clips=a.val_clips, seed=a.seed, threads=a.threads,
-        progress=not a.no_progress)
+    p.add_argument("--classes", type=comma_list,
+                   help=f"comma-separated proxy classes, from {','.join(CLASSES)}")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="peak learning rate (AdamW)")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--val-clips", type=int)
+    p.shared("seed", "threads")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+    p.run(argv)
 
 
 if __name__ == "__main__":

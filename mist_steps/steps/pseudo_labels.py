@@ -24,7 +24,6 @@ Command line: ``python -m mist_steps.steps.pseudo_labels --help``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.selection import select_videos
 from mist_steps.data.video_table import read_video_table
 from mist_steps.formats.digest import file_sha256
@@ -91,26 +90,18 @@ def make_pseudo_labels(generator_pt, features_h5, videos_csv, out_h5, *, window:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.pseudo_labels",
-        description="MIST stage I: clip-level pseudo labels of the training videos from the "
-        "trained generator (smoothed, min-max normalised per abnormal video; 0 for normal).")
-    parser.add_argument("--generator", required=True, help="trained generator file (.pt)")
-    parser.add_argument("--features", required=True, help="vanilla feature file (.h5)")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--out", required=True, help="output pseudo-label file (.h5)")
-    parser.add_argument("--window", type=int, default=5,
-                        help="moving-average window in clips, odd (default 5)")
-    parser.add_argument("--smooth-passes", type=int, default=2,
-                        help="times the moving average is applied (default 2)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    args = parser.parse_args(argv)
-    if args.window < 1 or args.window % 2 == 0:
-        parser.error("--window must be a positive odd number")
-    if args.smooth_passes < 0 or args.threads < 1:
-        parser.error("--smooth-passes must be >= 0 and --threads >= 1")
-    make_pseudo_labels(args.generator, args.features, args.videos, args.out, window=args.window,
-                       smooth_passes=args.smooth_passes, threads=args.threads)
+    p = StepParser(make_pseudo_labels, "MIST stage I: clip-level pseudo labels of the training "
+                   "videos from the trained generator (smoothed, min-max normalised per abnormal "
+                   "video; 0 for normal).", prog="python -m mist_steps.steps.pseudo_labels")
+    p.add_argument("--generator", required=True, help="trained generator file (.pt)")
+    p.add_argument("--features", required=True, help="vanilla feature file (.h5)")
+    p.shared("videos", out="output pseudo-label file (.h5)")
+    p.add_argument("--window", type=at_least(1), help="moving-average window in clips, odd")
+    p.add_argument("--smooth-passes", type=at_least(0),
+                   help="times the moving average is applied")
+    p.shared("threads")
+    p.check(lambda a: a.window % 2 == 1, "--window must be odd")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.formats.atomic import write_text
 
 
+def list_contents(out_txt, files) -> None:
+    """Write ``files``, one a line, to ``out_txt``."""
+    write_text(out_txt, "".join(f"{f}\n" for f in files))
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mist_steps.steps.report_contents",
-                                     description="List the report files of a run, one a line.")
-    parser.add_argument("--out", required=True, help="output text file")
-    parser.add_argument("files", nargs="*")
-    a = parser.parse_args(argv)
-    write_text(a.out, "".join(f"{f}\n" for f in a.files))
+    p = StepParser(list_contents, "List the report files of a run, one a line.",
+                   prog="python -m mist_steps.steps.report_contents")
+    p.add_argument("--out", dest="out_txt", required=True, help="output text file")
+    p.add_argument("files", nargs="*")
+    p.run(argv)
 
 
 if __name__ == "__main__":

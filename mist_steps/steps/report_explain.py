@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.formats.atomic import atomic_dir
 from mist_steps.viz.explain import (
     read_boxes,
     render_arguments,
-    render_options,
 )
 from mist_steps.viz.explain_video import explain_video
 
@@ -31,15 +29,13 @@ def explain_chosen(chosen_txt, videos_csv, out_dir, *, limit: int | None = None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.report_explain",
-        description="Spatial explanations of the videos listed in a file, into one folder.")
-    parser.add_argument("--chosen", required=True, help="text file, one video_id a line")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N of them")
-    parser.add_argument("--out-dir", required=True)
-    render_arguments(parser)
-    a = parser.parse_args(argv)
-    explain_chosen(a.chosen, a.videos, a.out_dir, limit=a.limit, **render_options(parser, a))
+    p = StepParser(explain_chosen, "Spatial explanations of the videos listed in a file, into "
+                   "one folder.", passes_to=explain_video)
+    p.add_argument("--chosen", required=True, help="text file, one video_id a line")
+    p.add_argument("--limit", type=at_least(1), help="only the first N of them")
+    p.add_argument("--out-dir", required=True)
+    render_arguments(p)
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ from mist_steps.viz.score_plots import plot_roc, score_plot_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    a = score_plot_parser("python -m mist_steps.steps.report_roc",
-                          "ROC curves: generator only vs MIST.").parse_args(argv)
-    plot_roc(a.generator_scores, a.mist_scores, a.ground_truth, a.videos, a.out, run=a.run)
+    score_plot_parser(plot_roc, "ROC curves: generator only vs MIST.",
+                      prog="python -m mist_steps.steps.report_roc").run(argv)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.viz.run_plots import plot_runtimes
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mist_steps.steps.report_runtimes",
-                                     description="Wall time and memory per job (benchmark files).")
-    parser.add_argument("--title", default="Job run times")
-    parser.add_argument("--out", required=True, help="output PNG")
-    parser.add_argument("bench", nargs="+", help="Snakemake benchmark .tsv files or folders of "
-                        "them (missing ones are left out)")
-    a = parser.parse_args(argv)
-    plot_runtimes(a.bench, a.out, title=a.title)
+    p = StepParser(plot_runtimes, "Wall time and memory per job (benchmark files).",
+                   prog="python -m mist_steps.steps.report_runtimes")
+    p.add_argument("--title", default="Job run times")
+    p.add_argument("--out", dest="out_png", required=True, help="output PNG")
+    p.add_argument("bench_paths", nargs="+", metavar="bench", help="Snakemake benchmark .tsv "
+                   "files or folders of them (missing ones are left out)")
+    p.run(argv)
 
 
 if __name__ == "__main__":

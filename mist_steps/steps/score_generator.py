@@ -8,14 +8,13 @@ generator (path), generator_sha256, features (path), split, crops, l2_normalize.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 
 import torch
 from tqdm import tqdm
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.selection import SPLITS, select_videos
 from mist_steps.data.video_table import read_video_table
 from mist_steps.formats.digest import file_sha256
@@ -70,21 +69,15 @@ def score_videos(generator_pt, features_h5, videos_csv, out_scores_h5, *, split:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.score_generator",
-        description="Score every clip of the chosen videos with a trained stage-I generator.")
-    parser.add_argument("--generator", required=True, help="trained generator file (.pt)")
-    parser.add_argument("--features", required=True, help="feature file (.h5)")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--out", required=True, help="output score file (.h5)")
-    parser.add_argument("--split", choices=SPLITS, default="test",
-                        help="which videos of videos.csv (default test)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be >= 1")
-    score_videos(args.generator, args.features, args.videos, args.out, split=args.split,
-                 threads=args.threads)
+    p = StepParser(score_videos, "Score every clip of the chosen videos with a trained stage-I "
+                   "generator.", prog="python -m mist_steps.steps.score_generator")
+    p.add_argument("--generator", required=True, help="trained generator file (.pt)")
+    p.add_argument("--features", required=True, help="feature file (.h5)")
+    p.shared("videos")
+    p.add_argument("--out", dest="out_scores_h5", required=True, help="output score file (.h5)")
+    p.add_argument("--split", choices=SPLITS, help="which videos of videos.csv")
+    p.shared("threads")
+    p.run(argv)
 
 
 if __name__ == "__main__":

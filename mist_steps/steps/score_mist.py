@@ -34,7 +34,6 @@ Command line: ``python -m mist_steps.steps.score_mist --help``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -45,7 +44,7 @@ import torch
 from tqdm import tqdm
 
 from mist_steps import SNIPPET_LEN
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.selection import SPLITS
 from mist_steps.data.snippet_stream import (
     ON_BAD_VIDEO,
@@ -179,38 +178,27 @@ def _write_video(writer: ScoreWriter, row, event: VideoDone, results: list, thre
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.score_mist",
-        description="MIST stage II: score every 16-frame clip of the chosen videos with the "
-        "fine-tuned MIST encoder (softmax(H_c)[1]); keep the SGA attention maps.")
-    parser.add_argument("--model", required=True,
-                        help="fine-tuned MIST model (mist-model-v1 .pt, from mist_steps.steps.finetune)")
-    parser.add_argument("--videos", required=True, help="dataset index videos.csv")
-    parser.add_argument("--out", required=True, help="output score file (.h5)")
-    parser.add_argument("--csv", help="output per-video summary CSV (optional)")
-    parser.add_argument("--split", choices=SPLITS, default="test",
-                        help="which videos of videos.csv (default test)")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="snippets per model call (default 8)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    parser.add_argument("--on-bad-video", choices=ON_BAD_VIDEO, default="error",
-                        help="error: stop at an unreadable video; skip: leave it out and list "
-                        "it in --skipped (default error)")
-    parser.add_argument("--skipped", help="output CSV of the skipped videos (header only when "
-                        "none)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="score above which a clip counts in share_above_threshold of the "
-                        "CSV (default 0.5)")
-    parser.add_argument("--no-attention", dest="attention", action="store_false",
-                        help="do not store the SGA attention maps")
-    args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.threads < 1:
-        parser.error("--batch-size and --threads must be >= 1")
-    score_videos(args.model, args.videos, args.out, split=args.split, out_csv=args.csv,
-                 batch_size=args.batch_size, threads=args.threads, device=args.device,
-                 on_bad_video=args.on_bad_video, skipped_csv=args.skipped,
-                 threshold=args.threshold, keep_attention=args.attention)
+    p = StepParser(score_videos, "MIST stage II: score every 16-frame clip of the chosen videos "
+                   "with the fine-tuned MIST encoder (softmax(H_c)[1]); keep the SGA attention "
+                   "maps.", prog="python -m mist_steps.steps.score_mist")
+    p.add_argument("--model", required=True, help="fine-tuned MIST model (mist-model-v1 .pt, "
+                   "from mist_steps.steps.finetune)")
+    p.shared("videos")
+    p.add_argument("--out", dest="out_scores_h5", required=True, help="output score file (.h5)")
+    p.add_argument("--csv", dest="out_csv", help="output per-video summary CSV (optional)")
+    p.add_argument("--split", choices=SPLITS, help="which videos of videos.csv")
+    p.add_argument("--batch-size", type=at_least(1), help="snippets per model call")
+    p.shared("threads", "device")
+    p.add_argument("--on-bad-video", choices=ON_BAD_VIDEO,
+                   help="error: stop at an unreadable video; skip: leave it out and list it in "
+                   "--skipped")
+    p.add_argument("--skipped", dest="skipped_csv",
+                   help="output CSV of the skipped videos (header only when none)")
+    p.add_argument("--threshold", type=float, help="score above which a clip counts in "
+                   "share_above_threshold of the CSV")
+    p.add_argument("--no-attention", dest="keep_attention", action="store_false",
+                   help="do not store the SGA attention maps")
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from mist_steps.cli import run_cli
-from mist_steps.evaluation.seed_summary import seed_table_cli
+from mist_steps.evaluation.seed_summary import seed_table_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    seed_table_cli(argv, prog="python -m mist_steps.steps.seed_table",
-                   what="generator and fine-tuning seeds")
+    seed_table_parser(prog="python -m mist_steps.steps.seed_table",
+                      what="generator and fine-tuning seeds").run(argv)
 
 
 if __name__ == "__main__":

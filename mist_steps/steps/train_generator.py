@@ -54,7 +54,7 @@ from pathlib import Path
 
 import torch
 
-from mist_steps.cli import run_cli
+from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.selection import select_videos
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
@@ -100,6 +100,28 @@ def _write_loss_csv(path, rows: list[list[float]]) -> None:
     write_text(path, buf.getvalue())
 
 
+def _select_and_load(features_h5: Path, videos_csv, settings: dict):
+    """The training videos with features (both classes needed), the feature file's attributes
+    and checksum, and the videos' bags loaded for training."""
+    table = read_video_table(videos_csv)
+    with FeatureFile(features_h5) as ff:
+        root = ff.attrs()
+        chosen = select_videos(table, ff, "train", videos_csv=videos_csv)
+        n_normal = chosen.labels.count(0)
+        n_abnormal = chosen.labels.count(1)
+        if n_normal == 0 or n_abnormal == 0:
+            raise InputError(
+                f"{videos_csv} with {features_h5}: {n_normal} normal and {n_abnormal} abnormal "
+                f"training videos have features; MIL training needs both (check the split, "
+                f"the labels and the skipped videos)")
+        log.info("training on %d normal + %d abnormal videos (%d left out) of %s",
+                 n_normal, n_abnormal, len(chosen.left_out), features_h5)
+        log.info("hashing %s", features_h5)
+        features_sha = file_sha256(features_h5)
+        data = _load_training_set(ff, chosen.ids, settings)
+    return chosen, root, features_sha, data
+
+
 def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, steps: int,
                     sampling: str = "sparse", sub_bags: int = 32, loss: str = "paper",
                     topk: int = 7, epsilon: float = 1.0, lam: float = 0.01, crops: str = "mean",
@@ -122,26 +144,12 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
                 "grad_clip": float(grad_clip), "seed": int(seed), "dropout": DROPOUT}
     _check_settings(settings)
     if steps < 1 or checkpoint_every < 1 or threads < 1:
-        raise ValueError("steps, checkpoint_every and threads must be >= 1")
+        raise InputError(f"steps, checkpoint_every and threads must be >= 1; got {steps}, "
+                         f"{checkpoint_every}, {threads}")
     features_h5, out_pt = Path(features_h5), Path(out_pt)
-    table = read_video_table(videos_csv)
     t_start = time.perf_counter()
-
-    with FeatureFile(features_h5) as ff:
-        root = ff.attrs()
-        chosen = select_videos(table, ff, "train", videos_csv=videos_csv)
-        n_normal = chosen.labels.count(0)
-        n_abnormal = chosen.labels.count(1)
-        if n_normal == 0 or n_abnormal == 0:
-            raise InputError(
-                f"{videos_csv} with {features_h5}: {n_normal} normal and {n_abnormal} abnormal "
-                f"training videos have features; MIL training needs both (check the split, "
-                f"the labels and the skipped videos)")
-        log.info("training on %d normal + %d abnormal videos (%d left out) of %s",
-                 n_normal, n_abnormal, len(chosen.left_out), features_h5)
-        log.info("hashing %s", features_h5)
-        features_sha = file_sha256(features_h5)
-        data = _load_training_set(ff, chosen.ids, settings)
+    chosen, root, features_sha, data = _select_and_load(features_h5, videos_csv, settings)
+    n_normal, n_abnormal = chosen.labels.count(0), chosen.labels.count(1)
     dim, n_crops = int(root["dim"]), int(root["n_crops"])
     normal = [i for i, lab in enumerate(chosen.labels) if lab == 0]
     abnormal = [i for i, lab in enumerate(chosen.labels) if lab == 1]
@@ -180,66 +188,42 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m mist_steps.steps.train_generator",
-        description="MIST stage I: train the multiple-instance pseudo-label generator on "
-        "video-level labels.")
-    t = parser
-    t.add_argument("--features", required=True, help="vanilla feature file (.h5)")
-    t.add_argument("--videos", required=True, help="dataset index videos.csv")
-    t.add_argument("--out", required=True, help="output generator file (.pt); the resumable "
-                   "checkpoint is kept beside it as <out>.ckpt while training")
-    t.add_argument("--loss-csv", help="output CSV of the per-step loss (optional)")
-    t.add_argument("--steps", type=int, required=True,
+    p = StepParser(train_generator, "MIST stage I: train the multiple-instance pseudo-label "
+                   "generator on video-level labels.")
+    p.add_argument("--features", required=True, help="vanilla feature file (.h5)")
+    p.shared("videos", out="output generator file (.pt); the resumable checkpoint is kept "
+             "beside it as <out>.ckpt while training")
+    p.add_argument("--loss-csv", help="output CSV of the per-step loss (optional)")
+    p.add_argument("--steps", type=int, required=True,
                    help="optimisation steps (official: 3001 epochs = 3001 steps on ShanghaiTech)")
-    t.add_argument("--clips-per-bag", type=int, required=True, metavar="T",
+    p.add_argument("--clips-per-bag", type=int, required=True, metavar="T",
                    help="clips per sub-bag (authors: 4 UCF-Crime I3D, 3 UCF-Crime C3D, "
                    "7 ShanghaiTech)")
-    t.add_argument("--sub-bags", type=int, default=32, metavar="L",
-                   help="sub-bags per video (uniform: segments) (default 32)")
-    t.add_argument("--sampling", choices=SAMPLINGS, default="sparse",
+    p.add_argument("--sub-bags", type=int, metavar="L",
+                   help="sub-bags per video (uniform: segments)")
+    p.add_argument("--sampling", choices=SAMPLINGS,
                    help="sparse: sparse continuous sampling (MIST); uniform: L averaged "
-                   "segments (Sultani et al.) (default sparse)")
-    t.add_argument("--loss", choices=LOSSES, default="paper",
+                   "segments (Sultani et al.)")
+    p.add_argument("--loss", choices=LOSSES,
                    help="paper: Eq. 7 on sub-bag max scores; topk: the official code's "
-                   "mean of the top-k clip scores (default paper)")
-    t.add_argument("--topk", type=int, default=7, help="k of --loss topk (default 7)")
-    t.add_argument("--epsilon", type=float, default=1.0, help="hinge margin (default 1.0)")
-    t.add_argument("--lambda", dest="lam", type=float, default=0.01,
-                   help="sparsity weight (default 0.01)")
-    t.add_argument("--crops", choices=CROP_MODES, default="mean",
-                   help="mean: average the crops of a clip; separate: every crop its own bag "
-                   "(default mean)")
-    t.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction, default=False,
-                   help="L2-normalise every clip feature (default off)")
-    t.add_argument("--batch-normal", type=int, default=40,
-                   help="normal videos per step (default 40)")
-    t.add_argument("--batch-abnormal", type=int, default=40,
-                   help="abnormal videos per step (default 40)")
-    t.add_argument("--lr", type=float, default=0.01, help="Adagrad learning rate (default 0.01)")
-    t.add_argument("--weight-decay", type=float, default=0.001, help="(default 0.001)")
-    t.add_argument("--grad-clip", type=float, default=10.0,
-                   help="gradient-norm clip (default 10)")
-    t.add_argument("--seed", type=int, default=0, help="(default 0)")
-    t.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
-    t.add_argument("--checkpoint-every", type=int, default=100,
-                   help="steps between resumable checkpoints (default 100)")
-    t.add_argument("--stop-after", type=int, default=None,
+                   "mean of the top-k clip scores")
+    p.add_argument("--topk", type=int, help="k of --loss topk")
+    p.add_argument("--epsilon", type=float, help="hinge margin")
+    p.add_argument("--lambda", dest="lam", type=float, help="sparsity weight")
+    p.add_argument("--crops", choices=CROP_MODES,
+                   help="mean: average the crops of a clip; separate: every crop its own bag")
+    p.add_argument("--l2-normalize", action=argparse.BooleanOptionalAction,
+                   help="L2-normalise every clip feature")
+    p.add_argument("--batch-normal", type=int, help="normal videos per step")
+    p.add_argument("--batch-abnormal", type=int, help="abnormal videos per step")
+    p.add_argument("--lr", type=float, help="Adagrad learning rate")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--grad-clip", type=float, help="gradient-norm clip")
+    p.shared("seed", "threads")
+    p.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints")
+    p.add_argument("--stop-after", type=int,
                    help="stop after this many steps as if killed (testing; default: run all)")
-    args = parser.parse_args(argv)
-    for flag in ("steps", "clips_per_bag", "sub_bags", "topk", "batch_normal",
-                 "batch_abnormal", "threads", "checkpoint_every"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be >= 1")
-    train_generator(args.features, args.videos, args.out, clips_per_bag=args.clips_per_bag,
-                    steps=args.steps, sampling=args.sampling, sub_bags=args.sub_bags,
-                    loss=args.loss, topk=args.topk, epsilon=args.epsilon, lam=args.lam,
-                    crops=args.crops, l2_normalize=args.l2_normalize,
-                    batch_normal=args.batch_normal, batch_abnormal=args.batch_abnormal,
-                    lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
-                    seed=args.seed, threads=args.threads,
-                    checkpoint_every=args.checkpoint_every, loss_csv=args.loss_csv,
-                    stop_after=args.stop_after)
+    p.run(argv)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,41 @@ class Layout:
         return 0.85 + 0.3 * (lane - self.band[0]) / (self.band[1] - self.band[0])
 
 
+def _buildings(bg: np.ndarray, rng, horizon: float, H: int, W: int) -> None:
+    """Building blocks with window grids along the far side, drawn into ``bg``."""
+    x = rng.uniform(-0.1, 0.0) * W
+    while x < W:  # building blocks with window grids along the far side
+        bw, top = rng.uniform(0.15, 0.35) * W, rng.uniform(0.0, 0.75) * horizon
+        wall = rng.uniform(70, 170) + rng.uniform(-18, 18, 3)
+        _rect(bg, x, top, x + bw, horizon + 1, wall)
+        step = max(3.0, 0.06 * H)
+        for wy in np.arange(top + step * 0.6, horizon - step * 0.8, step):
+            for wx in np.arange(x + step * 0.5, x + bw - step * 0.7, step):
+                _rect(bg, wx, wy, wx + step * 0.5, wy + step * 0.55, wall * rng.uniform(0.45, 0.75))
+        x += bw + rng.uniform(0, 0.06) * W
+
+
+def _street_props(bg: np.ndarray, rng, base_top: float, slope: float, H: int, W: int) -> None:
+    """One to three lamp poles, benches or trees behind the walkway, drawn into ``bg``."""
+    for _ in range(int(rng.integers(1, 4))):
+        px = rng.uniform(0.05, 0.95) * W
+        py = base_top + slope * (px - W / 2)
+        kind = rng.integers(3)
+        if kind == 0:  # lamp pole
+            pw, ph = max(1.0, 0.012 * W), rng.uniform(0.3, 0.45) * H
+            _rect(bg, px, py - ph, px + pw, py, [50, 52, 56])
+            _rect(bg, px - pw, py - ph, px + 3 * pw, py - ph + max(1.5, 0.02 * H), [230, 228, 200])
+        elif kind == 1:  # bench
+            bw, bh = rng.uniform(0.08, 0.14) * W, max(1.5, 0.03 * H)
+            _rect(bg, px, py - 2.2 * bh, px + bw, py - 1.2 * bh, [110, 76, 48])
+            _rect(bg, px + 0.1 * bw, py - 1.2 * bh, px + 0.18 * bw, py, [60, 50, 40])
+            _rect(bg, px + 0.82 * bw, py - 1.2 * bh, px + 0.9 * bw, py, [60, 50, 40])
+        else:  # tree
+            th = rng.uniform(0.25, 0.4) * H
+            _rect(bg, px, py - th * 0.5, px + max(1.5, 0.02 * W), py, [84, 62, 44])
+            _ellipse(bg, px, py - th * 0.7, th * 0.3, th * 0.3, 0.0, np.array([58, 96, 50]) * rng.uniform(0.8, 1.2))
+
+
 def build_layout(seed: int, scene: int, height: int, width: int, zoom: float = 1.0,
                  crowd: float = 1.0) -> Layout:
     rng = np.random.default_rng([seed, 5150, scene])
@@ -89,16 +124,7 @@ def build_layout(seed: int, scene: int, height: int, width: int, zoom: float = 1
     walk_c, walk_half = rng.uniform(0.66, 0.78) * H, rng.uniform(0.08, 0.11) * H
     bg = np.empty((H, W, 3), np.float32)
     bg[:] = rng.uniform(140, 200) * np.array([0.86, 0.92, 1.0], np.float32)  # sky / haze
-    x = rng.uniform(-0.1, 0.0) * W
-    while x < W:  # building blocks with window grids along the far side
-        bw, top = rng.uniform(0.15, 0.35) * W, rng.uniform(0.0, 0.75) * horizon
-        wall = rng.uniform(70, 170) + rng.uniform(-18, 18, 3)
-        _rect(bg, x, top, x + bw, horizon + 1, wall)
-        step = max(3.0, 0.06 * H)
-        for wy in np.arange(top + step * 0.6, horizon - step * 0.8, step):
-            for wx in np.arange(x + step * 0.5, x + bw - step * 0.7, step):
-                _rect(bg, wx, wy, wx + step * 0.5, wy + step * 0.55, wall * rng.uniform(0.45, 0.75))
-        x += bw + rng.uniform(0, 0.06) * W
+    _buildings(bg, rng, horizon, H, W)
     ground = np.array([96, 124, 72] if rng.random() < 0.5 else [128, 126, 118], np.float32) * rng.uniform(0.85, 1.1)
     shade = 0.8 + 0.25 * np.clip((ys - horizon) / (H - horizon), 0, 1)
     gmask = (ys >= horizon)[..., None]
@@ -117,23 +143,7 @@ def build_layout(seed: int, scene: int, height: int, width: int, zoom: float = 1
     seams = ((xs % tile) < 0.7) | (((ys - centre) % tile) < 0.7)
     bg = np.where(on_walk[..., None], paving * np.where(seams, 0.93, 1.0)[..., None], bg).astype(np.float32)
     base_top = walk_c - walk_half - 0.04 * H  # props stand behind the walkway: people pass in front
-    for _ in range(int(rng.integers(1, 4))):
-        px = rng.uniform(0.05, 0.95) * W
-        py = base_top + slope * (px - W / 2)
-        kind = rng.integers(3)
-        if kind == 0:  # lamp pole
-            pw, ph = max(1.0, 0.012 * W), rng.uniform(0.3, 0.45) * H
-            _rect(bg, px, py - ph, px + pw, py, [50, 52, 56])
-            _rect(bg, px - pw, py - ph, px + 3 * pw, py - ph + max(1.5, 0.02 * H), [230, 228, 200])
-        elif kind == 1:  # bench
-            bw, bh = rng.uniform(0.08, 0.14) * W, max(1.5, 0.03 * H)
-            _rect(bg, px, py - 2.2 * bh, px + bw, py - 1.2 * bh, [110, 76, 48])
-            _rect(bg, px + 0.1 * bw, py - 1.2 * bh, px + 0.18 * bw, py, [60, 50, 40])
-            _rect(bg, px + 0.82 * bw, py - 1.2 * bh, px + 0.9 * bw, py, [60, 50, 40])
-        else:  # tree
-            th = rng.uniform(0.25, 0.4) * H
-            _rect(bg, px, py - th * 0.5, px + max(1.5, 0.02 * W), py, [84, 62, 44])
-            _ellipse(bg, px, py - th * 0.7, th * 0.3, th * 0.3, 0.0, np.array([58, 96, 50]) * rng.uniform(0.8, 1.2))
+    _street_props(bg, rng, base_top, slope, H, W)
     bg += _smooth_noise(rng, H, W, max(3, H // 16))[..., None] * rng.uniform(4, 9)
     bg += rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0  # static surface grain
     bg *= (1 - 0.12 * (((xs - W / 2) / W) ** 2 + ((ys - H / 2) / H) ** 2))[..., None]  # lens vignette

@@ -138,90 +138,126 @@ def _crowd(spec: VideoSpec, L: Layout, rng) -> tuple[list[Agent], tuple[int, flo
     return people, light
 
 
-def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
-    """Agents, props and blasts of the anomalies, and per interval the entities to box."""
+@dataclass
+class _EventParts:
+    """What the anomalies add to a video: agents, props, blasts, and the entities to box."""
+    agents: list
+    props: list
+    blasts: list
+    entities: list  # (start, end, kind, object)
+
+
+def _walker_event(spec: VideoSpec, L: Layout, rng, s: int, e: int, out: _EventParts) -> None:
+    """Running, WrongWay, Loitering, Falling: one walker acts out the anomaly."""
     H, W, flow = spec.height, spec.width, L.flow
     sc = H / 96 * L.zoom
-    agents, props, blasts, entities = [], [], [], []  # entity: (start, end, kind, object)
+    length = e - s
+    ag = _person(rng, L, H, front=True)
+    lo, hi = 0.3 * ag.h + 1, W - 0.3 * ag.h - 1  # keeps the whole figure in view
+    if spec.cls == "Running":
+        v = rng.uniform(3.0, 4.0) * 0.8 * sc * L.persp(ag.lane)
+        x_s = lo + rng.uniform(0, 0.35) * (hi - lo)  # start upstream, run with the flow
+        x_s = x_s if flow > 0 else W - x_s
+        act = Act(s, e, "run", p={"speed": v, "lo": lo, "hi": hi})
+    elif spec.cls == "WrongWay":
+        v = max(min(ag.speed, 0.95 * (hi - lo) / length), 0.3 * sc)
+        span = min(v * length, hi - lo)
+        x_s = rng.uniform(min(lo + span, hi), hi) if flow > 0 else rng.uniform(lo, max(hi - span, lo))
+        act = Act(s, e, "wrong", p={"speed": v, "lo": lo, "hi": hi})
+    elif spec.cls == "Loitering":
+        x_s = rng.uniform(0.25, 0.75) * W
+        vel, yoff, u, y, d = np.zeros(length), np.zeros(length), 0, 0.0, -flow  # first turns back
+        while u < length:
+            seg = int(rng.integers(6, 20))
+            speed = 0.0 if (u and rng.random() < 0.3) else rng.uniform(0.3, 0.6) * ag.speed
+            vel[u:u + seg] = d * speed
+            d = -d if rng.random() < 0.7 else d
+            u += seg
+        for i in range(length):
+            y = float(np.clip(y + rng.normal(0, 0.004 * H), -0.04 * H, 0.04 * H))
+            yoff[i] = y
+        act = Act(s, e, "loiter", p={"vel": vel, "yoff": yoff, "lo": max(lo, x_s - 0.1 * W),
+                                     "hi": min(hi, x_s + 0.1 * W)})
+    else:
+        x_s = rng.uniform(0.25, 0.75) * W
+        act = Act(s, e, "fall", p={"k": int(np.clip(length // 4, 3, 6))})
+    ag.acts.append(act)
+    out.agents.append(_place(ag, s, x_s, W))
+    out.entities.append((s, e, "agent", ag))
+
+
+def _fight_event(spec: VideoSpec, L: Layout, rng, s: int, e: int, out: _EventParts) -> None:
+    """Fighting: a pair walking together turns on each other."""
+    H, W, flow = spec.height, spec.width, L.flow
+    sc = H / 96 * L.zoom
+    length = e - s
+    a = _person(rng, L, H, front=True)
+    b = _person(rng, L, H, lane=a.lane, speed=a.speed / (sc * L.persp(a.lane)))
+    g0, x_mid = rng.uniform(0.6, 0.9) * a.h, rng.uniform(0.25, 0.75) * W
+    for ag, side in ((a, flow), (b, -flow)):
+        ag.acts.append(Act(s, e, "fight", p={
+            "xc": x_mid, "side": side, "g0": g0, "gmin": 0.3 * a.h,
+            "jit": rng.normal(0, 0.07 * a.h, length), "lean": rng.normal(0, 0.2, length),
+            "jy": rng.normal(0, 0.03 * a.h, length)}))
+        out.agents.append(_place(ag, s, x_mid + side * g0 / 2, W))
+        out.entities.append((s, e, "agent", ag))
+
+
+def _abandonment_event(spec: VideoSpec, L: Layout, rng, s: int, e: int, out: _EventParts) -> None:
+    """Abandonment: a bag is put down; a later passer-by picks it up at the end."""
+    H, W, flow = spec.height, spec.width, L.flow
+    top, bottom = L.band
+    dropper = _person(rng, L, H, lane=rng.uniform(bottom - 0.25 * (bottom - top), bottom), bag=True)
+    dropper.bag_drop = s
+    x_s = rng.uniform(0.3, 0.7) * W
+    out.agents.append(_place(dropper, s, x_s, W))
+    h = dropper.h
+    bx = x_s - flow * 0.35 * h
+    by = dropper.lane + L.slope * (bx - W / 2) + 0.04 * h  # just in front of the walker's feet
+    prop = Prop((bx - 0.13 * h, by - 0.22 * h, bx + 0.13 * h, by), dropper.bag_color, s, e)
+    out.props.append(prop)
+    out.entities.append((s, e, "prop", prop))
+    passer = _person(rng, L, H, lane=max(top, dropper.lane - 0.02 * H))
+    passer.bag_pick, passer.bag_color = e, dropper.bag_color
+    out.agents.append(_place(passer, e, bx, W))
+
+
+def _explosion_event(spec: VideoSpec, L: Layout, rng, s: int, e: int, out: _EventParts,
+                     crowd: list[Agent]) -> None:
+    """Explosion: a blast; people near it run away from it."""
+    H, W = spec.height, spec.width
+    sc = H / 96 * L.zoom
+    cx = rng.uniform(0.25, 0.75) * W
+    cy = L.band[0] + L.slope * (cx - W / 2) + rng.uniform(-0.05, 0.5) * (L.band[1] - L.band[0])
+    blast = Blast(cx, cy, rng.uniform(0.14, 0.22) * min(L.zoom, 1.5) * H, s, e,
+                  (_smooth_noise(rng, H, W, max(2, H // 24)) * 0.5 + 0.5).clip(0, 1))
+    out.blasts.append(blast)
+    out.entities.append((s, e, "blast", blast))
+    for ag in crowd:  # people near the blast run away from it (positions as of this blast)
+        if ag.t0 > s:
+            continue
+        tr = simulate(ag, s + 1, L, W, anomalies=True)
+        if tr.alive[s] and abs(tr.x[s] - cx) < 0.45 * W:
+            v = rng.uniform(3.0, 4.0) * 0.8 * sc * L.persp(ag.lane)
+            ag.acts.insert(0, Act(s, e, "flee", after="keep", p={"speed": v, "cx": cx}))
+            out.entities.append((s, e, "agent", ag))
+
+
+def _events(spec: VideoSpec, L: Layout, rng, crowd: list[Agent]):
+    """Agents, props and blasts of the anomalies, and per interval the entities to box."""
+    out = _EventParts([], [], [], [])
     for s, e in spec.intervals:
-        length = e - s
         if spec.cls in ("Running", "WrongWay", "Loitering", "Falling"):
-            ag = _person(rng, L, H, front=True)
-            lo, hi = 0.3 * ag.h + 1, W - 0.3 * ag.h - 1  # keeps the whole figure in view
-            if spec.cls == "Running":
-                v = rng.uniform(3.0, 4.0) * 0.8 * sc * L.persp(ag.lane)
-                x_s = lo + rng.uniform(0, 0.35) * (hi - lo)  # start upstream, run with the flow
-                x_s = x_s if flow > 0 else W - x_s
-                act = Act(s, e, "run", p={"speed": v, "lo": lo, "hi": hi})
-            elif spec.cls == "WrongWay":
-                v = max(min(ag.speed, 0.95 * (hi - lo) / length), 0.3 * sc)
-                span = min(v * length, hi - lo)
-                x_s = rng.uniform(min(lo + span, hi), hi) if flow > 0 else rng.uniform(lo, max(hi - span, lo))
-                act = Act(s, e, "wrong", p={"speed": v, "lo": lo, "hi": hi})
-            elif spec.cls == "Loitering":
-                x_s = rng.uniform(0.25, 0.75) * W
-                vel, yoff, u, y, d = np.zeros(length), np.zeros(length), 0, 0.0, -flow  # first turns back
-                while u < length:
-                    seg = int(rng.integers(6, 20))
-                    speed = 0.0 if (u and rng.random() < 0.3) else rng.uniform(0.3, 0.6) * ag.speed
-                    vel[u:u + seg] = d * speed
-                    d = -d if rng.random() < 0.7 else d
-                    u += seg
-                for i in range(length):
-                    y = float(np.clip(y + rng.normal(0, 0.004 * H), -0.04 * H, 0.04 * H))
-                    yoff[i] = y
-                act = Act(s, e, "loiter", p={"vel": vel, "yoff": yoff, "lo": max(lo, x_s - 0.1 * W),
-                                             "hi": min(hi, x_s + 0.1 * W)})
-            else:
-                x_s = rng.uniform(0.25, 0.75) * W
-                act = Act(s, e, "fall", p={"k": int(np.clip(length // 4, 3, 6))})
-            ag.acts.append(act)
-            agents.append(_place(ag, s, x_s, W))
-            entities.append((s, e, "agent", ag))
-        elif spec.cls == "Fighting":  # a pair walking together turns on each other
-            a = _person(rng, L, H, front=True)
-            b = _person(rng, L, H, lane=a.lane, speed=a.speed / (sc * L.persp(a.lane)))
-            g0, x_mid = rng.uniform(0.6, 0.9) * a.h, rng.uniform(0.25, 0.75) * W
-            for ag, side in ((a, flow), (b, -flow)):
-                ag.acts.append(Act(s, e, "fight", p={
-                    "xc": x_mid, "side": side, "g0": g0, "gmin": 0.3 * a.h,
-                    "jit": rng.normal(0, 0.07 * a.h, length), "lean": rng.normal(0, 0.2, length),
-                    "jy": rng.normal(0, 0.03 * a.h, length)}))
-                agents.append(_place(ag, s, x_mid + side * g0 / 2, W))
-                entities.append((s, e, "agent", ag))
-        elif spec.cls == "Abandonment":  # a bag is put down; a later passer-by picks it up at the end
-            top, bottom = L.band
-            dropper = _person(rng, L, H, lane=rng.uniform(bottom - 0.25 * (bottom - top), bottom), bag=True)
-            dropper.bag_drop = s
-            x_s = rng.uniform(0.3, 0.7) * W
-            agents.append(_place(dropper, s, x_s, W))
-            h = dropper.h
-            bx = x_s - flow * 0.35 * h
-            by = dropper.lane + L.slope * (bx - W / 2) + 0.04 * h  # just in front of the walker's feet
-            prop = Prop((bx - 0.13 * h, by - 0.22 * h, bx + 0.13 * h, by), dropper.bag_color, s, e)
-            props.append(prop)
-            entities.append((s, e, "prop", prop))
-            passer = _person(rng, L, H, lane=max(top, dropper.lane - 0.02 * H))
-            passer.bag_pick, passer.bag_color = e, dropper.bag_color
-            agents.append(_place(passer, e, bx, W))
+            _walker_event(spec, L, rng, s, e, out)
+        elif spec.cls == "Fighting":
+            _fight_event(spec, L, rng, s, e, out)
+        elif spec.cls == "Abandonment":
+            _abandonment_event(spec, L, rng, s, e, out)
         elif spec.cls == "Explosion":
-            cx = rng.uniform(0.25, 0.75) * W
-            cy = L.band[0] + L.slope * (cx - W / 2) + rng.uniform(-0.05, 0.5) * (L.band[1] - L.band[0])
-            blast = Blast(cx, cy, rng.uniform(0.14, 0.22) * min(L.zoom, 1.5) * H, s, e,
-                          (_smooth_noise(rng, H, W, max(2, H // 24)) * 0.5 + 0.5).clip(0, 1))
-            blasts.append(blast)
-            entities.append((s, e, "blast", blast))
-            for ag in crowd:  # people near the blast run away from it (positions as of this blast)
-                if ag.t0 > s:
-                    continue
-                tr = simulate(ag, s + 1, L, W, anomalies=True)
-                if tr.alive[s] and abs(tr.x[s] - cx) < 0.45 * W:
-                    v = rng.uniform(3.0, 4.0) * 0.8 * sc * L.persp(ag.lane)
-                    ag.acts.insert(0, Act(s, e, "flee", after="keep", p={"speed": v, "cx": cx}))
-                    entities.append((s, e, "agent", ag))
+            _explosion_event(spec, L, rng, s, e, out, crowd)
         else:
             raise ValueError(f"unknown anomaly class {spec.cls!r}")
-    return agents, props, blasts, entities
+    return out.agents, out.props, out.blasts, out.entities
 
 
 class World:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from collections.abc import Mapping
 
 import numpy as np
 from torch import nn
@@ -49,6 +51,31 @@ def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int,
     return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))  # the warm-up, < 1 at the last
 
 
+def run_settings(p: Mapping) -> dict:
+    """The settings of a fine-tuning run (they make its hash), typed and checked, from the
+    parameters ``p`` of :func:`~mist_steps.steps.finetune.finetune`."""
+    s = {"labels": p["labels"], "sampling": p["sampling"], "input_size": p["input_size"],
+         "class_weights": [float(w) for w in p["class_weights"]],
+         "crop_scales": [float(c) for c in p["crop_scales"]], "epochs": int(p["epochs"]),
+         "clips_per_video": int(p["clips_per_video"]), "batch_size": int(p["batch_size"]),
+         "accumulate": int(p["accumulate"]), "lr": float(p["lr"]),
+         "weight_decay": float(p["weight_decay"]), "warmup_epochs": int(p["warmup_epochs"]),
+         "lr_schedule": p["lr_schedule"],
+         # the cosine's length shapes every epoch; a constant rate's epochs can be added
+         "schedule_epochs": int(p["epochs"]) if p["lr_schedule"] == "cosine" else None,
+         "freeze_epochs": int(p["freeze_epochs"]), "train_from": p["train_from"] or None,
+         "grad_clip": float(p["grad_clip"]), "k": int(p["k"]), "dropout": float(p["dropout"]),
+         "sga": bool(p["sga"]), "guided_head": bool(p["guided_head"]), "seed": int(p["seed"]),
+         "threads": int(p["threads"]), "device": p["device"],
+         "frame_cache_mb": int(p["frame_cache_mb"])}
+    _check_settings(s)
+    if s["labels"] == "pseudo" and p["pseudo_labels_h5"] is None:
+        raise InputError("fine-tuning settings: labels='pseudo' needs the pseudo-label file "
+                         "(--pseudo-labels); or use labels='video' for the ablation without "
+                         "pseudo labels")
+    return s
+
+
 def _check_settings(s: dict) -> None:
     problems = []
     if s["labels"] not in LABEL_MODES:
@@ -58,7 +85,7 @@ def _check_settings(s: dict) -> None:
     if s["lr_schedule"] not in LR_SCHEDULES:
         problems.append(f"lr_schedule must be one of {LR_SCHEDULES} "
                         f"(got {s['lr_schedule']!r})")
-    if s["device"] not in DEVICES:
+    if s["device"] not in DEVICES and not re.fullmatch(r"cuda:\d+", s["device"]):
         problems.append(f"device must be one of {DEVICES} (got {s['device']!r})")
     if s["epochs"] < 1:
         problems.append(f"epochs must be >= 1 (got {s['epochs']})")

@@ -49,16 +49,17 @@ RESULT_SETTINGS = ("sampling", "sub_bags", "clips_per_bag", "loss", "topk", "eps
 
 def _check_settings(s: dict) -> None:
     if s["sampling"] not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}; got {s['sampling']!r}")
+        raise InputError(f"sampling must be one of {SAMPLINGS}; got {s['sampling']!r}")
     if s["loss"] not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; got {s['loss']!r}")
+        raise InputError(f"loss must be one of {LOSSES}; got {s['loss']!r}")
     if s["crops"] not in CROP_MODES:
-        raise ValueError(f"crops must be one of {CROP_MODES}; got {s['crops']!r}")
+        raise InputError(f"crops must be one of {CROP_MODES}; got {s['crops']!r}")
     for key in ("sub_bags", "clips_per_bag", "topk", "batch_normal", "batch_abnormal"):
         if int(s[key]) < 1:
-            raise ValueError(f"{key} must be >= 1; got {s[key]}")
+            raise InputError(f"{key} must be >= 1; got {s[key]}")
     if s["lr"] <= 0 or s["weight_decay"] < 0 or s["grad_clip"] <= 0 or s["lam"] < 0:
-        raise ValueError("need lr > 0, weight_decay >= 0, grad_clip > 0, lam >= 0")
+        raise InputError(f"need lr > 0, weight_decay >= 0, grad_clip > 0, lam >= 0; got {s['lr']}, "
+                         f"{s['weight_decay']}, {s['grad_clip']}, {s['lam']}")
 
 
 def _load_training_set(ff: FeatureFile, ids: list[str], settings: dict) -> list[np.ndarray]:

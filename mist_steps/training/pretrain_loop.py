@@ -4,8 +4,6 @@ BatchNorm); see the pretrain_encoder step.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import time
@@ -22,7 +20,6 @@ from mist_steps import SNIPPET_LEN
 from mist_steps.data.background import BackgroundFeeder
 from mist_steps.data.preprocess import normalize
 from mist_steps.errors import InputError
-from mist_steps.formats.atomic import write_text
 from mist_steps.formats.encoder_file import save_encoder
 from mist_steps.models import build_encoder
 from mist_steps.synth.proxy_clips import (
@@ -30,6 +27,7 @@ from mist_steps.synth.proxy_clips import (
     check_classes,
     make_batch,
 )
+from mist_steps.training.pretrain_log import log_results, write_log
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,6 @@ BN_CALIBRATION_CLIPS = 32  # fresh clips for the final running-statistics estima
 GRAD_CLIP = 5.0
 SIDE_WEIGHT = 0.5  # deep supervision on the stage-II tap (see _ProxyNet)
 C3D_FC_SIZE = 112  # C3D's fc6 only fits 16x112x112 clips
-LOG_HEADER = "step,lr,loss,side_loss,accuracy,seconds\n"
 
 
 # head bias key -> class count, per accepted checkpoint naming (see encoders.checkpoints)
@@ -76,12 +73,6 @@ class _Prefetch(BackgroundFeeder):
         for split, indices, difficulty in self._jobs:
             yield make_batch(self._seed, indices, size=self._size, classes=self._classes,
                              split=split, difficulty=difficulty)
-
-
-def log_path(out_path: str | Path) -> Path:
-    """Where the per-step training log of ``out_path`` goes."""
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.name + ".log.csv")
 
 
 def _difficulty_at(step: int, steps: int) -> float:
@@ -197,13 +188,18 @@ def _check_settings(arch: str, input_size: int, steps: int, batch_size: int, lr:
                          "; fix them in the config (encoders section) or on the command line")
 
 
-def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64,
-                        num_classes: int | None = None, classes: Sequence[str] = DEFAULT_CLASSES,
-                        steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["batch_size"],
-                        lr: float = DEFAULTS["lr"], weight_decay: float = DEFAULTS["weight_decay"],
-                        val_clips: int = DEFAULTS["val_clips"], seed: int = 0,
-                        threads: int = DEFAULTS["threads"], progress: bool = True) -> dict:
-    """Train ``arch`` from scratch on the proxy and write it; returns the meta stored with it."""
+def _jobs(steps: int, batch_size: int, calib: int, val_clips: int) -> list[tuple]:
+    """The feeder's batches in order: training (clutter ramping up), BatchNorm calibration,
+    validation; each (split, clip indices, difficulty)."""
+    return ([("train", ix, _difficulty_at(i, steps))
+             for i, ix in enumerate(_chunks(0, steps * batch_size, batch_size))]
+            + [("train", ix, 1.0) for ix in _chunks(steps * batch_size, calib, batch_size)]
+            + [("val", ix, 1.0) for ix in _chunks(0, val_clips, batch_size)])
+
+
+def _proxy_classes(classes: Sequence[str], num_classes: int | None, arch: str,
+                   input_size: int) -> tuple[tuple[str, ...], int, bool]:
+    """The checked proxy classes, the head size, and whether the encoder's own head trains."""
     try:
         classes = check_classes(classes)
     except ValueError as err:
@@ -217,12 +213,57 @@ def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64
         log.warning("C3D at %d px: fc6 needs 112 px clips, so the trunk is trained through a "
                     "temporary head on pooled conv5b; fc6-fc8 keep their initialisation",
                     input_size)
+    return classes, n_classes, own_head
 
+
+def _train_steps(net: _ProxyNet, optimizer, batches, *, arch: str, steps: int, lr: float,
+                 t0: float, progress: bool) -> list[tuple]:
+    """The proxy training loop; one row (step, lr, loss, side loss, accuracy, seconds) a step."""
+    rows = []
+    net.train()
+    bar = tqdm(range(steps), desc=f"proxy-pretrain {arch}", unit="step", disable=not progress)
+    ema_loss = ema_acc = None
+    for step in bar:
+        clips, labels = next(batches)
+        rate = _lr_at(step, steps, lr)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        x = normalize(arch, torch.from_numpy(clips))
+        target = torch.from_numpy(labels)
+        logits, side = net(x)
+        main_loss = F.cross_entropy(logits, target)
+        side_loss = F.cross_entropy(side, target) if side is not None else torch.zeros(())
+        loss = main_loss + SIDE_WEIGHT * side_loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
+        optimizer.step()
+        acc = float((logits.detach().argmax(1) == target).float().mean())
+        loss_value = float(main_loss.detach())
+        if not math.isfinite(float(loss.detach())):
+            raise InputError(f"proxy pretraining diverged at step {step} (loss {loss_value}); "
+                             f"lower the learning rate (now {lr}) in the config or with --lr")
+        ema_loss = loss_value if ema_loss is None else 0.9 * ema_loss + 0.1 * loss_value
+        ema_acc = acc if ema_acc is None else 0.9 * ema_acc + 0.1 * acc
+        bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{ema_acc:.2f}", lr=f"{rate:.2g}")
+        rows.append((step, rate, loss_value, float(side_loss.detach()), acc,
+                     time.perf_counter() - t0))
+    return rows
+
+
+def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64,
+                        num_classes: int | None = None, classes: Sequence[str] = DEFAULT_CLASSES,
+                        steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["batch_size"],
+                        lr: float = DEFAULTS["lr"], weight_decay: float = DEFAULTS["weight_decay"],
+                        val_clips: int = DEFAULTS["val_clips"], seed: int = 0,
+                        threads: int = DEFAULTS["threads"], progress: bool = True) -> dict:
+    """Train ``arch`` from scratch on the proxy and write it; returns the meta stored with it."""
+    classes, n_classes, own_head = _proxy_classes(classes, num_classes, arch, input_size)
     torch.manual_seed(seed)
     encoder = build_encoder(arch, n_classes)
     net = _ProxyNet(encoder, n_classes, own_head, side=SIDE_WEIGHT > 0)
     # No dropout during the short proxy run (it only slows learning); the module's own rate,
-    # recorded in its config, is restored before saving.
+    # recorded in its config, is restored before saving. So are the BatchNorm momenta.
     own_dropout = encoder.dropout.p
     encoder.dropout.p = 0.0
     norms = _batch_norms(net)
@@ -233,70 +274,24 @@ def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
 
     calib = BN_CALIBRATION_CLIPS if norms else 0
-    jobs = ([("train", ix, _difficulty_at(i, steps))
-             for i, ix in enumerate(_chunks(0, steps * batch_size, batch_size))]
-            + [("train", ix, 1.0) for ix in _chunks(steps * batch_size, calib, batch_size)]
-            + [("val", ix, 1.0) for ix in _chunks(0, val_clips, batch_size)])
-    n_train, n_calib = steps, len(_chunks(0, calib, batch_size))
-    rows = []
+    jobs = _jobs(steps, batch_size, calib, val_clips)
+    n_calib = len(_chunks(0, calib, batch_size))
     t0 = time.perf_counter()
     feed = _Prefetch(jobs, seed=seed, size=input_size, classes=classes)
     try:
         batches = iter(feed)
-        net.train()
-        bar = tqdm(range(n_train), desc=f"proxy-pretrain {arch}", unit="step", disable=not progress)
-        ema_loss = ema_acc = None
-        for step in bar:
-            clips, labels = next(batches)
-            rate = _lr_at(step, steps, lr)
-            for group in optimizer.param_groups:
-                group["lr"] = rate
-            x = normalize(arch, torch.from_numpy(clips))
-            target = torch.from_numpy(labels)
-            logits, side = net(x)
-            main_loss = F.cross_entropy(logits, target)
-            side_loss = F.cross_entropy(side, target) if side is not None else torch.zeros(())
-            loss = main_loss + SIDE_WEIGHT * side_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-            optimizer.step()
-            acc = float((logits.detach().argmax(1) == target).float().mean())
-            loss_value = float(main_loss.detach())
-            if not math.isfinite(float(loss.detach())):
-                raise InputError(f"proxy pretraining diverged at step {step} (loss "
-                                 f"{loss_value}); lower the learning rate (now {lr}) in the "
-                                 f"config or with --lr")
-            ema_loss = loss_value if ema_loss is None else 0.9 * ema_loss + 0.1 * loss_value
-            ema_acc = acc if ema_acc is None else 0.9 * ema_acc + 0.1 * acc
-            bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{ema_acc:.2f}", lr=f"{rate:.2g}")
-            rows.append((step, rate, loss_value, float(side_loss.detach()), acc,
-                         time.perf_counter() - t0))
+        rows = _train_steps(net, optimizer, batches, arch=arch, steps=steps, lr=lr, t0=t0,
+                            progress=progress)
         train_seconds = time.perf_counter() - t0
         for m, momentum in zip(norms, own_momentum, strict=True):
             m.momentum = momentum
         encoder.dropout.p = own_dropout
         _calibrate_bn(net, (next(batches) for _ in range(n_calib)), arch)
-        val_acc, val_loss, per_class = _evaluate(
-            net, (next(batches) for _ in range(len(jobs) - n_train - n_calib)), arch, len(classes))
+        val = _evaluate(net, (next(batches) for _ in range(len(jobs) - steps - n_calib)), arch,
+                        len(classes))
     finally:
         feed.close()
 
-    seconds = time.perf_counter() - t0
-    tail = rows[-max(1, len(rows) // 5):]  # last 20 % of the steps
-    train_acc = float(np.mean([r[4] for r in tail]))
-    chance = 1.0 / len(classes)
-    clips_per_s = steps * batch_size / train_seconds
-    log.info("proxy pretraining of %s: %d steps x %d clips at %d px in %.1f s (%.2f clips/s); "
-             "train accuracy (last 20%% of steps) %.3f, val accuracy %.3f on %d clips, "
-             "chance %.3f", arch, steps, batch_size, input_size, train_seconds, clips_per_s,
-             train_acc, val_acc, val_clips, chance)
-    log.info("proxy val accuracy per class: %s",
-             ", ".join(f"{c} {a:.2f}" if a is not None else f"{c} -"
-                       for c, a in zip(classes, per_class, strict=True)))
-    if val_acc < 1.5 * chance:
-        log.warning("proxy val accuracy %.3f is close to chance (%.3f): the encoder learned "
-                    "little; raise the steps or check the proxy", val_acc, chance)
     meta = {
         "source": "proxy", "seed": seed, "threads": threads,
         "proxy": {"classes": list(classes), "input_size": input_size, "frames": SNIPPET_LEN,
@@ -307,18 +302,11 @@ def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64
                   "bn_calibration_clips": calib, "val_clips": val_clips,
                   "trained_head": "own" if own_head else "temporary linear head on pooled conv5b",
                   "deep_supervision_weight": SIDE_WEIGHT},
-        "train_accuracy": train_acc, "val_accuracy": val_acc, "val_loss": val_loss,
-        "val_accuracy_per_class": dict(zip(classes, per_class, strict=True)),
-        "chance": chance, "train_seconds": round(train_seconds, 2),
-        "clips_per_second": round(clips_per_s, 3), "seconds": round(seconds, 2),
-        "torch": torch.__version__,
+        **log_results(rows, classes, val, arch=arch, input_size=input_size, batch_size=batch_size,
+                   train_seconds=train_seconds),
+        "seconds": round(time.perf_counter() - t0, 2), "torch": torch.__version__,
     }
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    buf.write(LOG_HEADER)
-    writer.writerows((s, f"{r:.6g}", f"{lo:.6f}", f"{sl:.6f}", f"{a:.4f}", f"{t:.3f}")
-                     for s, r, lo, sl, a, t in rows)
-    write_text(log_path(out_path), buf.getvalue())
+    write_log(out_path, rows)
     digest = save_encoder(out_path, encoder, meta)
     log.info("wrote %s [weights %s]", out_path, digest[:12])
     return meta

@@ -37,7 +37,6 @@ Command lines: ``python -m mist_steps.steps.{explain,report_explain,attention_hi
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ import h5py
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
+from mist_steps.cli import StepParser, at_least
 from mist_steps.data.preprocess import resize_frame
 from mist_steps.data.video import open_video
 from mist_steps.errors import InputError
@@ -266,23 +266,19 @@ def frame_hits(att: np.ndarray, region, boxes) -> dict[str, float]:
 
 
 # -- command line -------------------------------------------------------------------------------
-def render_arguments(p: argparse.ArgumentParser) -> None:
-    """The drawing options shared by the explain and report_explain steps."""
-    p.add_argument("--videos", required=True, help="dataset index videos.csv")
-    p.add_argument("--scores", help="test_scores.h5 of the run (its /attention maps)")
-    p.add_argument("--model", help="encoder_mist.pt, to recompute maps the score file lacks")
-    p.add_argument("--boxes", help="anomaly_boxes.csv (synthetic benchmark): draw the boxes")
-    p.add_argument("--ground-truth", help="ground_truth.h5: mark and shade anomalous frames")
-    p.add_argument("--threshold", type=float, default=0.5, help="alarm threshold (default 0.5)")
-    p.add_argument("--min-size", type=int, default=192,
+def render_arguments(p: StepParser) -> None:
+    """The drawing options shared by the explain and report_explain steps (the keyword
+    arguments of :func:`~mist_steps.viz.explain_video.explain_video`)."""
+    p.add_argument("--videos", dest="videos_csv", required=True, help="dataset index videos.csv")
+    p.add_argument("--scores", dest="scores_h5",
+                   help="test_scores.h5 of the run (its /attention maps)")
+    p.add_argument("--model", dest="model_pt",
+                   help="encoder_mist.pt, to recompute maps the score file lacks")
+    p.add_argument("--boxes", dest="boxes_csv",
+                   help="anomaly_boxes.csv (synthetic benchmark): draw the boxes")
+    p.add_argument("--ground-truth", dest="ground_truth_h5",
+                   help="ground_truth.h5: mark and shade anomalous frames")
+    p.add_argument("--threshold", type=float, help="alarm threshold")
+    p.add_argument("--min-size", type=at_least(16),
                    help="frames are upscaled by a whole factor to at least this many px")
-    p.add_argument("--tiles", type=int, default=8, help="snippets on the contact sheet")
-
-
-def render_options(parser: argparse.ArgumentParser, a: argparse.Namespace) -> dict:
-    """The keyword arguments of the explain functions from :func:`render_arguments`' flags."""
-    if a.min_size < 16 or a.tiles < 1:
-        parser.error("--min-size must be >= 16 and --tiles >= 1")
-    return dict(scores_h5=a.scores, model_pt=a.model, boxes_csv=a.boxes,
-                ground_truth_h5=a.ground_truth, threshold=a.threshold, min_size=a.min_size,
-                tiles=a.tiles)
+    p.add_argument("--tiles", type=at_least(1), help="snippets on the contact sheet")

@@ -33,16 +33,16 @@ the ablation chart are drawn in :mod:`mist_steps.viz.run_plots`.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from mist_steps import SNIPPET_LEN
+from mist_steps.cli import StepParser
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
@@ -199,13 +199,14 @@ def plot_timelines(mist_h5, generator_h5, ground_truth_h5, videos_csv, out_png, 
     return chosen
 
 
-def score_plot_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The inputs of the figures drawn from both stages' test scores."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--mist-scores", required=True, help="test_scores.h5 (MIST)")
-    p.add_argument("--generator-scores", required=True, help="test_scores_generator.h5")
+def score_plot_parser(plot: Callable, description: str, *, prog: str) -> StepParser:
+    """The command line of a figure ``plot`` drawn from both stages' test scores."""
+    p = StepParser(plot, description, prog=prog)
+    p.add_argument("--mist-scores", dest="mist_h5", required=True, help="test_scores.h5 (MIST)")
+    p.add_argument("--generator-scores", dest="generator_h5", required=True,
+                   help="test_scores_generator.h5")
     p.add_argument("--ground-truth", required=True, help="ground_truth.h5")
-    p.add_argument("--videos", required=True, help="dataset index videos.csv")
+    p.shared("videos")
     p.add_argument("--run", required=True, help="run name for the titles, e.g. synth_i3d")
-    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--out", dest="out_png", required=True, help="output PNG")
     return p
