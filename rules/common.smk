@@ -103,9 +103,19 @@ def variant_subset(variant, sections):
     )
 
 
-def section(name, variant=""):
-    """config[name] with the variant's overrides of that section applied."""
-    return _merge(config[name], variant_overrides(variant).get(name, {}))
+def section(name, dataset, encoder, variant=""):
+    """Stage section `name` of one run: config[name], then the dataset's own settings of
+    that stage (datasets.<dataset>.<name>, then its by_encoder.<encoder>.<name>: the paper's
+    recipe where the paper's data is), then the variant's overrides."""
+    entry = dataset_config(dataset)
+    out = _merge(config[name], entry.get(name, {}))
+    out = _merge(out, entry.get("by_encoder", {}).get(encoder, {}).get(name, {}))
+    return _merge(out, variant_overrides(variant).get(name, {}))
+
+
+def run_section(name, wildcards):
+    """`section` for the run a job's wildcards name."""
+    return section(name, wildcards.dataset, wildcards.encoder, wildcards.variant)
 
 
 def encoder_settings(encoder, variant=""):
@@ -180,12 +190,12 @@ def run_config(dataset, encoder, variant, stage):
         "encoder": encoder_settings(encoder, variant),
         "extract": config["extract"],
         "stage1_features": stage1_features_kind(variant),
-        "generator": section("generator", variant),
-        "pseudo_labels": section("pseudo_labels", variant),
+        "generator": section("generator", dataset, encoder, variant),
+        "pseudo_labels": section("pseudo_labels", dataset, encoder, variant),
         "evaluate": config["evaluate"],
     }
     if stage == "mist":
-        doc["finetune"] = section("finetune", variant)
+        doc["finetune"] = section("finetune", dataset, encoder, variant)
     return doc
 
 
@@ -226,21 +236,21 @@ def finetune_inputs(wildcards):
         "encoder": vanilla_encoder(wildcards),
         "videos": f"results/{wildcards.dataset}/videos.csv",
     }
-    if section("finetune", wildcards.variant)["labels"] == "pseudo":
+    if run_section("finetune", wildcards)["labels"] == "pseudo":
         inputs["pseudo_labels"] = f"{stage1_run(wildcards)}/pseudo_labels.h5"
     return inputs
 
 
 def frame_cache_mb(wildcards):
     """Fine-tuning's in-memory frame cache (MiB) for the run."""
-    return section("finetune", wildcards.variant).get("frame_cache_mb", 0)
+    return run_section("finetune", wildcards).get("frame_cache_mb", 0)
 
 
 def generator_flags(wildcards):
     """Every stage-I setting of the run as CLI flags."""
     return " ".join(
         [
-            section_flags("generator", wildcards.variant),
+            section_flags("generator", wildcards),
             cli_flags(
                 {
                     "clips_per_bag": dataset_config(wildcards.dataset)["clips_per_bag"][
@@ -260,7 +270,7 @@ def finetune_flags(wildcards):
     return " ".join(
         [
             section_flags(
-                "finetune", wildcards.variant, leave_out=("threads", "frame_cache_mb")
+                "finetune", wildcards, leave_out=("threads", "frame_cache_mb")
             ),
             cli_flags(
                 {

@@ -19,8 +19,8 @@ def cli_flags(values):
     return " ".join(parts)
 
 
-def section_flags(name, variant, leave_out=()):
-    """Every key of config section `name`, with the variant's overrides, as step flags;
+def section_flags(name, wildcards, leave_out=()):
+    """Every key of stage section `name` of the job's run (`run_section`) as step flags;
     `leave_out`: keys a rule passes otherwise (threads, resources)."""
-    settings = section(name, variant)
+    settings = run_section(name, wildcards)
     return cli_flags({k: v for k, v in settings.items() if k not in leave_out})

@@ -44,7 +44,7 @@ rule pseudo_labels:
         mem_mb=4000,
         runtime=30,
     params:
-        flags=lambda wildcards: section_flags("pseudo_labels", wildcards.variant),
+        flags=lambda wildcards: section_flags("pseudo_labels", wildcards),
     shell:
         "python -m mist_steps.steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"

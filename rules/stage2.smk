@@ -53,7 +53,7 @@ rule score_mist:
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
         batch_size=config["score"]["batch_size"],
-        device=lambda wildcards: section("finetune", wildcards.variant)["device"],
+        device=lambda wildcards: run_section("finetune", wildcards)["device"],
         on_bad_video=config["extract"]["on_bad_video"],
         threshold=config["evaluate"]["threshold"],
     shell:

@@ -17,9 +17,11 @@ Output JSON (written atomically), keys:
 ``auc``                  frame-level ROC AUC over all test videos (sklearn ``roc_auc_score``)
 ``auc_abnormal``         the same over the frames of abnormal test videos only
 ``far``                  false-alarm rate: share of the frames of NORMAL test videos (label 0)
-                         whose score is > ``threshold`` (the paper's FAR)
+                         whose score is > ``threshold`` (the paper's FAR; the official
+                         ``testing/test.py`` computes it on its ``normal_scores``)
 ``far_negative_frames``  share of all frames labelled normal, abnormal videos included, scored
-                         > ``threshold`` (the official ``testing/test.py`` variant)
+                         > ``threshold`` (the official ``utils/eval_utils.py``
+                         ``cal_false_alarm`` over all test frames)
 ``threshold``            the threshold of both FARs
 ``score_gap``            mean score of anomalous frames - mean score of normal frames (all
                          test frames)

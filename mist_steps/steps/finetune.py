@@ -61,8 +61,9 @@ from mist_steps.training.finetune_setup import (
     LOSS_COLUMNS,
     LR_SCHEDULES,
     RESULT_SETTINGS,
-    run_settings,
+    WARMUPS,
     _training_videos,
+    run_settings,
 )
 from mist_steps.training.frame_cache import FrameCache
 
@@ -92,7 +93,8 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
              crop_scales: Sequence[float] = CROP_SCALES, epochs: int = 8,
              clips_per_video: int = 3, batch_size: int = 8, accumulate: int = 1,
              lr: float = 1e-4, weight_decay: float = 5e-4, warmup_epochs: int = 5,
-             lr_schedule: str = "cosine", freeze_epochs: int = 1,
+             warmup: str = "step", lr_schedule: str = "cosine", freeze_epochs: int = 1,
+             freeze_bn_stats: bool = True,
              train_from: str | None = None, grad_clip: float = 10.0,
              k: int = 8, dropout: float = 0.8,
              sga: bool = True, guided_head: bool = True, seed: int = 0, threads: int = 2,
@@ -161,6 +163,7 @@ def _epoch_plan(s: dict, videos: list[TrainVideo], n_normal: int) -> tuple[Epoch
                      lr_schedule=s["lr_schedule"],
                      warmup_steps=s["warmup_epochs"] * steps_per_epoch,
                      steps_per_epoch=steps_per_epoch, freeze_epochs=s["freeze_epochs"],
+                     warmup=s["warmup"], freeze_bn_stats=s["freeze_bn_stats"],
                      train_from=s["train_from"], grad_clip=s["grad_clip"], seed=s["seed"],
                      threads=s["threads"])
     return plan, n_batches
@@ -252,10 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--labels", choices=LABEL_MODES,
                    help="pseudo: clip targets from the pseudo labels; video: every clip of an "
                    "abnormal video is 1 (ablation)")
-    p.add_argument("--sampling", choices=SAMPLING_MODES,
-                   help="clip starts in abnormal videos: pseudo: drawn in proportion to the "
-                   "pseudo labels; uniform: one per segment (video labels always sample "
-                   "uniformly)")
+    p.add_argument("--sampling", choices=SAMPLING_MODES, help="abnormal videos' clips: pseudo: "
+                   "in proportion to the pseudo labels; uniform: one per segment")
     p.add_argument("--input-size", type=int,
                    help="crop side in px (default: the encoder's, I3D 224 / C3D 112)")
     p.add_argument("--class-weights", type=float, nargs=2, metavar=("W0", "W1"),
@@ -273,10 +274,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--warmup-epochs", type=int,
                    help="linear warm-up of the learning rate over these epochs")
+    p.add_argument("--warmup", choices=WARMUPS, help="by optimiser step, or by epoch (official)")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help="after the warm-up: cosine decay towards 0, or constant")
     p.add_argument("--freeze-epochs", type=int,
                    help="epochs with the backbone (weights and BatchNorm statistics) frozen")
+    p.add_argument("--freeze-bn-stats", action=argparse.BooleanOptionalAction,
+                   help="hold the frozen backbone's BatchNorm statistics too (--no-...: they "
+                   "keep updating, the official SHT I3D's --use_bn_sta)")
     p.add_argument("--train-from", metavar="ENDPOINT",
                    help="train the encoder from this endpoint on (e.g. mixed_5b), the blocks "
                    "before it frozen throughout (default: the whole encoder, as the paper)")

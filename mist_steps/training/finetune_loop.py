@@ -9,7 +9,8 @@ Training
 Loss: ``weighted_cross_entropy(H_c) + weighted_cross_entropy(H_g)`` (the second without SGA or
 H_g is absent), class weights ``(w0, w1)`` for the anomalous / normal terms. Adam (fused)
 over all parameters (lr, weight decay), linear warm-up per optimiser step over the first
-``warmup_epochs`` epochs (from lr / warm-up steps up to lr), then constant
+``warmup_epochs`` epochs (from lr / warm-up steps up to lr; ``warmup="epoch"``: per epoch,
+lr (e + 0.5) / warmup_epochs, the official code's), then constant
 (``lr_schedule="constant"``) or, by default, a cosine decay towards 0 over the rest
 (``"cosine"``: the last epochs' small steps leave a settled model, where a constant rate left
 the final weights - the ones scored - at a random point of a noisy path); gradients of
@@ -18,7 +19,9 @@ their norm clipped at ``grad_clip`` (0: no clipping).
 
 Freezing rule: during the first ``freeze_epochs`` epochs the backbone (``model.encoder``,
 BatchNorm affine parameters included) has ``requires_grad`` False and every BatchNorm of the
-encoder runs in eval mode, so neither its weights nor its running statistics change; only the
+encoder runs in eval mode, so neither its weights nor its running statistics change (with
+``freeze_bn_stats`` False the statistics keep updating, as the official SHT I3D run's
+``--use_bn_sta``); only the
 new layers (``model.new_parameters()``: SGA and H_c) learn. Adam skips parameters without a
 gradient, weight decay included, so one optimiser serves both phases. From epoch
 ``freeze_epochs`` on everything trains, the encoder in train mode - or, with ``train_from``
@@ -101,6 +104,8 @@ class EpochPlan:
     grad_clip: float
     seed: int
     threads: int
+    warmup: str = "step"  # or "epoch": the official per-epoch warm-up
+    freeze_bn_stats: bool = True
 
 
 @dataclass
@@ -146,7 +151,7 @@ def train_epochs(model: MISTModel, opt, videos: list[TrainVideo], prep: Preproce
         t0 = time.perf_counter()
         log.info("epoch %d/%d started", epoch + 1, plan.epochs)
         frozen = epoch < plan.freeze_epochs
-        _set_frozen(model, frozen, plan.train_from)
+        _set_frozen(model, frozen, plan.train_from, plan.freeze_bn_stats)
         clips, batches = plan_epoch(videos, clips_per_video=plan.clips_per_video,
                                     batch_size=plan.batch_size, gray=arch == "c3d",
                                     rng=np.random.default_rng([plan.seed, epoch]),
@@ -213,7 +218,8 @@ def _one_epoch(model: MISTModel, opt, feeder: _Feeder, n_batches: int, plan: Epo
 def _optimiser_step(model: nn.Module, opt, plan: EpochPlan, step: int) -> float:
     rate = learning_rate(step, lr=plan.lr, warmup_steps=plan.warmup_steps,
                          total_steps=plan.epochs * plan.steps_per_epoch,
-                         schedule=plan.lr_schedule)
+                         schedule=plan.lr_schedule,
+                         steps_per_epoch=plan.steps_per_epoch if plan.warmup == "epoch" else None)
     for g in opt.param_groups:
         g["lr"] = rate
     if plan.grad_clip > 0:

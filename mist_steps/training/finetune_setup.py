@@ -30,20 +30,27 @@ LOSS_COLUMNS = ("epoch", "lr", "loss", "loss_c", "loss_g", "clips", "seconds", "
 # Every setting that changes the trained weights; a checkpoint resumes only when they match.
 RESULT_SETTINGS = ("arch", "labels", "sampling", "input_size", "class_weights", "crop_scales",
                    "clips_per_video", "batch_size", "accumulate", "lr", "weight_decay",
-                   "warmup_epochs", "lr_schedule", "schedule_epochs", "freeze_epochs",
-                   "train_from", "grad_clip", "k", "dropout", "sga",
-                   "guided_head", "seed")
+                   "warmup_epochs", "warmup", "lr_schedule", "schedule_epochs",
+                   "freeze_epochs", "freeze_bn_stats", "train_from", "grad_clip", "k",
+                   "dropout", "sga", "guided_head", "seed")
 
 LR_SCHEDULES = ("cosine", "constant")
+# per optimiser step from lr / steps, or per epoch as the official code: lr (e + 0.5) / W
+WARMUPS = ("step", "epoch")
 
 
 # -- training -----------------------------------------------------------------------------------
 def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int,
-                  schedule: str = "cosine") -> float:
+                  schedule: str = "cosine", steps_per_epoch: int | None = None) -> float:
     """Rate of optimiser step ``step`` (0-based): linear warm-up to ``lr`` over
     ``warmup_steps``, then constant or a cosine decay from ``lr`` towards 0 over the remaining
-    steps (the last step keeps a small rate, so even a one-step run learns)."""
+    steps (the last step keeps a small rate, so even a one-step run learns). With
+    ``steps_per_epoch`` the warm-up goes by epoch as the official code's LambdaLR does
+    (utils.get_lr_scheduler): ``lr * (e + 0.5) / W`` through epoch e < W warm-up epochs."""
     if step < warmup_steps:
+        if steps_per_epoch:
+            epochs = warmup_steps // steps_per_epoch
+            return lr * (step // steps_per_epoch + 0.5) / epochs
         return lr * (step + 1) / warmup_steps
     if schedule == "constant" or total_steps <= warmup_steps:
         return lr
@@ -60,10 +67,11 @@ def run_settings(p: Mapping) -> dict:
          "clips_per_video": int(p["clips_per_video"]), "batch_size": int(p["batch_size"]),
          "accumulate": int(p["accumulate"]), "lr": float(p["lr"]),
          "weight_decay": float(p["weight_decay"]), "warmup_epochs": int(p["warmup_epochs"]),
-         "lr_schedule": p["lr_schedule"],
+         "warmup": p["warmup"], "lr_schedule": p["lr_schedule"],
          # the cosine's length shapes every epoch; a constant rate's epochs can be added
          "schedule_epochs": int(p["epochs"]) if p["lr_schedule"] == "cosine" else None,
-         "freeze_epochs": int(p["freeze_epochs"]), "train_from": p["train_from"] or None,
+         "freeze_epochs": int(p["freeze_epochs"]),
+         "freeze_bn_stats": bool(p["freeze_bn_stats"]), "train_from": p["train_from"] or None,
          "grad_clip": float(p["grad_clip"]), "k": int(p["k"]), "dropout": float(p["dropout"]),
          "sga": bool(p["sga"]), "guided_head": bool(p["guided_head"]), "seed": int(p["seed"]),
          "threads": int(p["threads"]), "device": p["device"],
@@ -82,6 +90,8 @@ def _check_settings(s: dict) -> None:
         problems.append(f"labels must be one of {LABEL_MODES} (got {s['labels']!r})")
     if s["sampling"] not in SAMPLING_MODES:
         problems.append(f"sampling must be one of {SAMPLING_MODES} (got {s['sampling']!r})")
+    if s["warmup"] not in WARMUPS:
+        problems.append(f"warmup must be one of {WARMUPS} (got {s['warmup']!r})")
     if s["lr_schedule"] not in LR_SCHEDULES:
         problems.append(f"lr_schedule must be one of {LR_SCHEDULES} "
                         f"(got {s['lr_schedule']!r})")
@@ -156,9 +166,11 @@ def _training_videos(table, labels_by_video: dict[str, np.ndarray] | None, video
     return videos, skipped
 
 
-def _set_frozen(model: MISTModel, frozen: bool, train_from: str | None = None) -> None:
+def _set_frozen(model: MISTModel, frozen: bool, train_from: str | None = None,
+                bn_stats: bool = True) -> None:
     """Train mode; with ``frozen`` the backbone gets no gradients and its BatchNorms keep
-    their running statistics (eval mode); otherwise so do the blocks before ``train_from``."""
+    their running statistics (eval mode; with ``bn_stats`` False they keep updating, the
+    official SHT I3D's --use_bn_sta); otherwise so do the blocks before ``train_from``."""
     model.train()
     for p in model.encoder.parameters():
         p.requires_grad_(True)
@@ -169,6 +181,8 @@ def _set_frozen(model: MISTModel, frozen: bool, train_from: str | None = None) -
     for block in held:
         for p in block.parameters():
             p.requires_grad_(False)
+        if frozen and not bn_stats:
+            continue
         for m in block.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.eval()
