@@ -23,6 +23,7 @@ rule pretrain_encoder:
         weights=lambda wildcards, input: cli_flags({"weights": input.weights or None}),
         input_size=lambda wildcards: pretrain_setting(wildcards, "input_size"),
         steps=lambda wildcards: pretrain_setting(wildcards, "steps"),
+        motion_steps=lambda wildcards: pretrain_setting(wildcards, "motion_steps"),
         batch_size=lambda wildcards: pretrain_setting(wildcards, "batch_size"),
         lr=lambda wildcards: pretrain_setting(wildcards, "lr"),
         weight_decay=lambda wildcards: pretrain_setting(wildcards, "weight_decay"),
@@ -31,6 +32,7 @@ rule pretrain_encoder:
     shell:
         "python -m mist_steps.steps.pretrain_encoder --arch {wildcards.encoder} --out {output.encoder:q}"
         " {params.weights}"
-        " --input-size {params.input_size} --steps {params.steps} --batch-size {params.batch_size}"
+        " --input-size {params.input_size} --steps {params.steps}"
+        " --motion-steps {params.motion_steps} --batch-size {params.batch_size}"
         " --lr {params.lr} --weight-decay {params.weight_decay} --val-clips {params.val_clips}"
         " --seed {params.seed} --threads {threads} --no-progress > {log:q} 2>&1"

@@ -184,9 +184,46 @@ def test_cli_train_and_score(data, tmp_path):
         assert len(h5["scores"]) == 32 and h5.attrs["split"] == "train"
         assert json.loads(h5.attrs["left_out"]) == []
     # bounds are the function's (library and CLI alike), checked before any file is read
-    with pytest.raises(InputError, match="steps, checkpoint_every and threads must be >= 1"):
+    message = "steps, restarts, checkpoint_every and threads must be >= 1"
+    with pytest.raises(InputError, match=message):
         train_main(["--features", "f", "--videos", "v", "--out", "o", "--steps", "0",
                     "--clips-per-bag", "2"])
     with pytest.raises(InputError, match="sub_bags must be >= 1"):
         train_main(["--features", "f", "--videos", "v", "--out", "o", "--steps", "1",
                     "--clips-per-bag", "2", "--sub-bags", "0"])
+
+
+def test_restarts_keep_the_lowest_training_objective(data, tmp_path):
+    """Several restarts: each is the plain run of its seed, and the file keeps the one with
+    the lowest training objective over the whole training set (video labels only)."""
+    best = tmp_path / "best.pt"
+    summary = train_generator(data.features, data.videos_csv, best, steps=6, seed=4,
+                              restarts=3, **SMALL)
+    report = torch.load(best, weights_only=True)["meta"]["restarts"]
+    tried = report["tried"]
+    assert [t["restart"] for t in tried] == [0, 1, 2] and tried[0]["seed"] == 4
+    assert len({t["seed"] for t in tried}) == 3
+    objectives = [t["objective"] for t in tried]
+    assert len(set(objectives)) == 3  # the draws differ, so do the fits
+    assert report["chosen"] == summary["restart"] == int(np.argmin(objectives))
+    assert report["seed"] == tried[report["chosen"]]["seed"]
+    plain = tmp_path / "plain.pt"
+    train_generator(data.features, data.videos_csv, plain, steps=6, seed=report["seed"],
+                    **SMALL)
+    a, b = _weights(best), _weights(plain)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list(tmp_path.glob("*.ckpt"))
+
+
+def test_restarts_resume_after_kill(data, tmp_path):
+    settings = dict(steps=4, checkpoint_every=2, seed=1, restarts=3, **SMALL)
+    whole, cut = tmp_path / "whole.pt", tmp_path / "cut.pt"
+    train_generator(data.features, data.videos_csv, whole, **settings)
+    # killed in the second restart: the first one's final state and the second's step 2 kept
+    assert train_generator(data.features, data.videos_csv, cut, stop_after=7, **settings) is None
+    assert torch.load(checkpoint_path(cut), weights_only=True)["step"] == 4
+    assert torch.load(f"{cut}.r1.ckpt", weights_only=True)["step"] == 2
+    train_generator(data.features, data.videos_csv, cut, **settings)
+    a, b = _weights(whole), _weights(cut)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list(tmp_path.glob("*.ckpt"))

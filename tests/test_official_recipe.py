@@ -41,7 +41,8 @@ def _flags(run, step: str) -> dict[str, str]:
     return flags
 
 
-OFFICIAL_GENERATOR = {"--loss": "topk", "--topk": "7", "--steps": "3001", "--sub-bags": "32",
+OFFICIAL_GENERATOR = {"--loss": "topk", "--topk": "7", "--steps": "3001", "--restarts": "1",
+                      "--sub-bags": "32",
                       "--batch-normal": "40", "--batch-abnormal": "40", "--lr": "0.01",
                       "--weight-decay": "0.001", "--grad-clip": "10.0", "--lambda": "0.01"}
 OFFICIAL_I3D_FINETUNE = {"--epochs": "301", "--clips-per-video": "3", "--batch-size": "60",
@@ -90,6 +91,7 @@ def test_synth_keeps_its_cpu_recipe(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     planned = _flags(run, "train_generator")
     assert planned["--steps"] == "300" and planned["--loss"] == "paper"
+    assert planned["--restarts"] == "5"
     planned = _flags(run, "finetune")
     assert {k: planned[k] for k in ("--epochs", "--batch-size", "--lr", "--warmup",
                                     "--lr-schedule", "--train-from", "--crop-scales")} == {

@@ -14,6 +14,7 @@ from mist_steps.formats.digest import file_sha256, state_dict_sha256, weights_sh
 from mist_steps.formats.encoder_file import load_encoder, save_encoder
 from mist_steps.models import build_encoder
 from mist_steps.steps.pretrain_encoder import log_path, main, make_vanilla_encoder
+from mist_steps.synth.motion_clips import PRIMITIVES
 from mist_steps.synth.proxy_clips import (
     CLASSES,
     DEFAULT_CLASSES,
@@ -107,7 +108,7 @@ def test_tiny_pretraining_writes_a_loadable_deterministic_artifact(tmp_path):
     assert bn.running_mean.abs().sum() > 0 and not torch.allclose(bn.running_var, torch.ones(64))
     with open(log_path(out), newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [int(r["step"]) for r in rows] == [0, 1, 2]
+    assert [(r["task"], int(r["step"])) for r in rows] == [("classes", i) for i in range(3)]
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     assert not list(out.parent.glob(".*.tmp"))  # no temporary left behind
 
@@ -132,9 +133,37 @@ def test_pretraining_learns_the_proxy(tmp_path):
     assert meta["val_accuracy"] >= 0.75, meta
 
 
+def test_the_motion_task_continues_the_trunk(tmp_path):
+    """With motion_steps the encoder trains on the multi-label motion task after the classes
+    task: the file keeps the motion head, the trunk the second task moved, both tasks' steps
+    in the log, the motion summary in the meta; deterministic like the first task alone."""
+    first = make_vanilla_encoder(tmp_path / "first.pt", **TINY)
+    both_path = tmp_path / "both.pt"
+    meta = make_vanilla_encoder(both_path, **TINY, motion_steps=2)
+    model, stored = load_encoder(both_path)
+    assert stored == meta and meta["proxy"]["motion_steps"] == 2
+    assert meta["proxy"]["motion_primitives"] == list(PRIMITIVES)
+    assert meta["val_accuracy"] == first["val_accuracy"]  # the first task ran the same
+    assert meta["motion"]["steps"] == 2 and 0.0 <= meta["motion"]["val_map"] <= 1.0
+    assert set(meta["motion"]["val_ap_per_primitive"]) <= set(PRIMITIVES)
+    assert model.num_classes == len(PRIMITIVES) and model.config["dropout"] == 0.5
+    trunk_only = load_encoder(tmp_path / "first.pt")[0].state_dict()
+    moved = [k for k, v in model.state_dict().items()
+             if k in trunk_only and k.endswith("weight") and not torch.equal(v, trunk_only[k])]
+    assert any(k.startswith("Conv3d_1a") for k in moved) and any("Mixed_5c" in k for k in moved)
+    with open(log_path(both_path), newline="") as fh:
+        rows = [(r["task"], int(r["step"])) for r in csv.DictReader(fh)]
+    assert rows == [("classes", 0), ("classes", 1), ("classes", 2), ("motion", 0), ("motion", 1)]
+    again = tmp_path / "again.pt"
+    make_vanilla_encoder(again, **TINY, motion_steps=2)
+    assert weights_sha256(load_encoder(again)[0]) == weights_sha256(model)
+
+
 def test_bad_settings_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="steps must be >= 1"):
         make_vanilla_encoder(tmp_path / "x.pt", **{**TINY, "steps": 0})
+    with pytest.raises(InputError, match="motion steps >= 0"):
+        make_vanilla_encoder(tmp_path / "x.pt", **{**TINY, "motion_steps": -1})
     with pytest.raises(InputError, match="proxy classes"):
         make_vanilla_encoder(tmp_path / "x.pt", **{**TINY, "classes": ("walk", "run")})
     assert not (tmp_path / "x.pt").exists()
@@ -155,7 +184,8 @@ def test_import_piergiaj_style_checkpoint(tmp_path):
     # policy: built with the checkpoint's own class count, every weight (head included) kept
     assert model.num_classes == 400 and stored["head"] == "loaded"
     assert state_dict_sha256(model.state_dict()) == state_dict_sha256(reference)
-    assert log_path(out).read_text().splitlines() == ["step,lr,loss,side_loss,accuracy,seconds"]
+    assert log_path(out).read_text().splitlines() == [
+        "task,step,lr,loss,side_loss,accuracy,seconds"]
 
     # an explicit head size keeps the trunk and gives a fresh head
     out3 = tmp_path / "i3d_3.pt"

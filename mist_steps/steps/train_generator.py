@@ -62,10 +62,7 @@ from mist_steps.formats.atomic import atomic_path, write_text
 from mist_steps.formats.digest import file_sha256
 from mist_steps.formats.features import FeatureFile
 from mist_steps.formats.generator_file import generator_document
-from mist_steps.formats.resume import (
-    checkpoint_path,
-    settings_digest,
-)
+from mist_steps.formats.resume import settings_digest
 from mist_steps.models.generator import DROPOUT
 from mist_steps.training.determinism import seeded_torch
 from mist_steps.training.generator_loop import (
@@ -74,7 +71,10 @@ from mist_steps.training.generator_loop import (
     RESULT_SETTINGS,
     _check_settings,
     _load_training_set,
+    restart_checkpoint,
+    restart_seed,
     run_steps,
+    training_objective,
 )
 from mist_steps.training.mil import (
     CROP_MODES,
@@ -127,13 +127,14 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
                     topk: int = 7, epsilon: float = 1.0, lam: float = 0.01, crops: str = "mean",
                     l2_normalize: bool = False, batch_normal: int = 40, batch_abnormal: int = 40,
                     lr: float = 0.01, weight_decay: float = 0.001, grad_clip: float = 10.0,
-                    seed: int = 0, threads: int = 1, checkpoint_every: int = 100,
-                    loss_csv=None, stop_after: int | None = None) -> dict | None:
+                    seed: int = 0, restarts: int = 1, threads: int = 1,
+                    checkpoint_every: int = 100, loss_csv=None,
+                    stop_after: int | None = None) -> dict | None:
     """Train the generator (module docstring) and write ``out_pt`` (and ``loss_csv``).
 
-    ``stop_after``: stop after this many steps (counted from step 0) as if the job were
-    killed - nothing is written but the periodic checkpoints - and return None; for tests and
-    time-sliced runs. Returns a summary dict otherwise.
+    ``stop_after``: stop after this many steps (counted from step 0 of the first restart) as
+    if the job were killed - nothing is written but the checkpoints - and return None; for
+    tests and time-sliced runs. Returns a summary dict otherwise.
     """
     settings = {"sampling": sampling, "sub_bags": int(sub_bags),
                 "clips_per_bag": int(clips_per_bag), "loss": loss, "topk": int(topk),
@@ -143,48 +144,98 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
                 "lr": float(lr), "weight_decay": float(weight_decay),
                 "grad_clip": float(grad_clip), "seed": int(seed), "dropout": DROPOUT}
     _check_settings(settings)
-    if steps < 1 or checkpoint_every < 1 or threads < 1:
-        raise InputError(f"steps, checkpoint_every and threads must be >= 1; got {steps}, "
-                         f"{checkpoint_every}, {threads}")
+    if steps < 1 or checkpoint_every < 1 or threads < 1 or restarts < 1:
+        raise InputError(f"steps, restarts, checkpoint_every and threads must be >= 1; got "
+                         f"{steps}, {restarts}, {checkpoint_every}, {threads}")
     features_h5, out_pt = Path(features_h5), Path(out_pt)
     t_start = time.perf_counter()
     chosen, root, features_sha, data = _select_and_load(features_h5, videos_csv, settings)
-    n_normal, n_abnormal = chosen.labels.count(0), chosen.labels.count(1)
-    dim, n_crops = int(root["dim"]), int(root["n_crops"])
-    normal = [i for i, lab in enumerate(chosen.labels) if lab == 0]
-    abnormal = [i for i, lab in enumerate(chosen.labels) if lab == 1]
-    settings_hash = _settings_hash(settings, features_sha,
-                                   [[v, lab] for v, lab in zip(chosen.ids, chosen.labels)])
-    ckpt_path = checkpoint_path(out_pt)
-    n_bags_normal = batch_normal * (n_crops if crops == "separate" else 1)
-
-    with seeded_torch(threads, seed):
-        trained = run_steps(data, normal, abnormal, settings, dim=dim,
-                            n_bags_normal=n_bags_normal, ckpt_path=ckpt_path,
-                            settings_hash=settings_hash, features_h5=features_h5,
-                            checkpoint_every=checkpoint_every, stop_after=stop_after)
+    run = _Run(data, [i for i, lab in enumerate(chosen.labels) if lab == 0],
+               [i for i, lab in enumerate(chosen.labels) if lab == 1], settings,
+               dim=int(root["dim"]), n_crops=int(root["n_crops"]), out_pt=out_pt,
+               features_h5=features_h5, features_sha=features_sha,
+               videos=[[v, lab] for v, lab in zip(chosen.ids, chosen.labels)], threads=threads,
+               checkpoint_every=checkpoint_every)
+    trained = run.best_of(restarts, stop_after)
     if trained is None:
         return None
-    model, rows = trained
-
+    model, rows, report = trained
     seconds = time.perf_counter() - t_start
-    config = {"dim": dim, "dropout": DROPOUT, "crops": crops, "l2_normalize": bool(l2_normalize),
-              "n_crops": n_crops}
-    meta = {"settings": settings, "settings_hash": settings_hash,
+    config = {"dim": run.dim, "dropout": DROPOUT, "crops": crops,
+              "l2_normalize": bool(l2_normalize), "n_crops": run.n_crops}
+    meta = {"settings": {**settings, "restarts": int(restarts)},
+            "settings_hash": run.settings_hash(report["seed"]),
             "features": {"path": str(features_h5), "sha256": features_sha, "attrs": root},
-            "train_videos": {"normal": n_normal, "abnormal": n_abnormal,
+            "train_videos": {"normal": len(run.normal), "abnormal": len(run.abnormal),
                              "left_out": chosen.left_out},
-            "steps_done": steps, "final_loss": rows[-1][1], "seconds": seconds,
-            "threads": int(threads), "torch": torch.__version__}
+            "restarts": report, "steps_done": steps, "final_loss": rows[-1][1],
+            "seconds": seconds, "threads": int(threads), "torch": torch.__version__}
     with atomic_path(out_pt) as tmp:
         torch.save(generator_document(model, config, meta), tmp)
     if loss_csv is not None:
         _write_loss_csv(loss_csv, rows)
-    ckpt_path.unlink(missing_ok=True)
-    log.info("generator written to %s: %d steps, final loss %.4f, %.1f s", out_pt, steps,
-             rows[-1][1], seconds)
+    for r in range(restarts):
+        restart_checkpoint(out_pt, r).unlink(missing_ok=True)
+    log.info("generator written to %s: restart %d of %d (seed %d), %d steps, final loss %.4f, "
+             "%.1f s", out_pt, report["chosen"], restarts, report["seed"], steps, rows[-1][1],
+             seconds)
     return {"steps": steps, "final_loss": rows[-1][1], "seconds": seconds,
-            "normal": n_normal, "abnormal": n_abnormal, "left_out": len(chosen.left_out)}
+            "normal": len(run.normal), "abnormal": len(run.abnormal),
+            "left_out": len(chosen.left_out), "restart": report["chosen"]}
+
+
+class _Run:
+    """One stage-I training set and its settings; :meth:`best_of` trains the restarts."""
+
+    def __init__(self, data, normal, abnormal, settings, *, dim, n_crops, out_pt, features_h5,
+                 features_sha, videos, threads, checkpoint_every):
+        self.data, self.normal, self.abnormal, self.settings = data, normal, abnormal, settings
+        self.dim, self.n_crops, self.out_pt, self.features_h5 = dim, n_crops, out_pt, features_h5
+        self.features_sha, self.videos, self.threads = features_sha, videos, threads
+        self.checkpoint_every = checkpoint_every
+
+    def settings_hash(self, seed: int) -> str:
+        return _settings_hash({**self.settings, "seed": seed}, self.features_sha, self.videos)
+
+    def _one(self, restart: int, seed: int, stop_after: int | None, keep_final: bool):
+        s = {**self.settings, "seed": seed}
+        n_bags_normal = s["batch_normal"] * (self.n_crops if s["crops"] == "separate" else 1)
+        with seeded_torch(self.threads, seed):
+            trained = run_steps(self.data, self.normal, self.abnormal, s, dim=self.dim,
+                                n_bags_normal=n_bags_normal,
+                                ckpt_path=restart_checkpoint(self.out_pt, restart),
+                                settings_hash=self.settings_hash(seed),
+                                features_h5=self.features_h5,
+                                checkpoint_every=self.checkpoint_every, stop_after=stop_after,
+                                keep_final=keep_final)
+            if trained is None:
+                return None
+            return (*trained, training_objective(trained[0], self.data, self.normal,
+                                                 self.abnormal, s))
+
+    def best_of(self, restarts: int, stop_after: int | None):
+        """Train ``restarts`` generators (seeds :func:`restart_seed`) and keep the one whose
+        training objective over the whole training set is lowest (the first on a tie):
+        ``(model, loss rows, report)``, or None when ``stop_after`` stopped it."""
+        steps, best, tried = self.settings["steps"], None, []
+        for r in range(restarts):
+            left = None if stop_after is None else stop_after - r * steps
+            if left is not None and left <= 0:
+                return None
+            seed = restart_seed(self.settings["seed"], r)
+            trained = self._one(r, seed, left if left is not None and left < steps else None,
+                                keep_final=restarts > 1)
+            if trained is None:
+                return None
+            model, rows, objective = trained
+            tried.append({"restart": r, "seed": seed, "objective": objective,
+                          "final_loss": rows[-1][1]})
+            log.info("restart %d/%d (seed %d): training objective %.4f", r + 1, restarts, seed,
+                     objective)
+            if best is None or objective < best[2]:
+                best = (model, rows, objective, r, seed)
+        model, rows, _, chosen, seed = best
+        return model, rows, {"chosen": chosen, "seed": seed, "tried": tried}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,6 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--grad-clip", type=float, help="gradient-norm clip")
     p.shared("seed", "threads")
+    p.add_argument("--restarts", type=int,
+                   help="train this many generators (seed, then seeds derived from it) and keep "
+                   "the one with the lowest training objective over the whole training set")
     p.add_argument("--checkpoint-every", type=int, help="steps between resumable checkpoints")
     p.add_argument("--stop-after", type=int,
                    help="stop after this many steps as if killed (testing; default: run all)")

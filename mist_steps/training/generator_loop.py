@@ -15,6 +15,7 @@ from tqdm import tqdm
 from mist_steps.errors import InputError
 from mist_steps.formats.features import FeatureFile
 from mist_steps.formats.resume import (
+    checkpoint_path,
     load_resume_checkpoint,
     restore_states,
     save_checkpoint,
@@ -134,9 +135,10 @@ def _bag_scores(model, batch: tuple[torch.Tensor, torch.Tensor], settings: dict)
 
 def run_steps(data: list[np.ndarray], normal: list[int], abnormal: list[int], settings: dict, *,
               dim: int, n_bags_normal: int, ckpt_path: Path, settings_hash: str, features_h5,
-              checkpoint_every: int, stop_after: int | None = None):
+              checkpoint_every: int, stop_after: int | None = None, keep_final: bool = False):
     """Stage I's optimisation: ``settings["steps"]`` Adagrad steps on batches of normal and
-    abnormal videos, resuming from (and periodically writing) the checkpoint at ``ckpt_path``.
+    abnormal videos, resuming from (and periodically writing) the checkpoint at ``ckpt_path``
+    (``keep_final``: also after the last step, so a finished restart is not run again).
     Returns ``(model, loss rows)``, or None when ``stop_after`` stopped it as if killed. Runs
     inside the caller's :func:`~mist_steps.training.determinism.seeded_torch`."""
     s = settings
@@ -187,7 +189,8 @@ def run_steps(data: list[np.ndarray], normal: list[int], abnormal: list[int], se
         bar.set_postfix(loss=f"{total:.4f}", refresh=False)
         if (step + 1) % progress_every == 0:
             log.info("step %d/%d: loss %.4f", step + 1, steps, total)
-        if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+        if ((step + 1) % checkpoint_every == 0 and step + 1 < steps) or (
+                keep_final and step + 1 == steps):
             save_checkpoint(ckpt_path, {
                 "format": CKPT_FORMAT, "settings_hash": settings_hash, "step": step + 1,
                 "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -195,3 +198,40 @@ def run_steps(data: list[np.ndarray], normal: list[int], abnormal: list[int], se
                 "rows": rows})
     bar.close()
     return model, rows
+
+
+# Fixed draw of the sub-bags that every restart is judged on (any value would do).
+OBJECTIVE_SEED = 0
+
+
+@torch.no_grad()
+def training_objective(model, data: list[np.ndarray], normal: list[int], abnormal: list[int],
+                       settings: dict) -> float:
+    """The training loss over the whole training set at once: every normal x abnormal pair,
+    one fixed draw of each video's sub-bags, no dropout. Lower is a better fit of the
+    video labels; only video labels go in."""
+    was_training = model.training
+    model.eval()
+    try:
+        batch = _Batcher(data, settings)(normal + abnormal,
+                                         np.random.default_rng(OBJECTIVE_SEED))
+        bags = _bag_scores(model, batch, settings)
+        k = len(bags) // len(normal + abnormal)  # bags per video (separate crops: K)
+        parts = bag_loss(bags[:len(normal) * k], bags[len(normal) * k:], loss=settings["loss"],
+                         topk=settings["topk"], epsilon=settings["epsilon"], lam=settings["lam"])
+    finally:
+        model.train(was_training)
+    return float(parts.total)
+
+
+def restart_seed(seed: int, restart: int) -> int:
+    """The seed of restart ``restart``: restart 0 is ``seed`` itself (so one restart is the
+    plain run), the others independent streams derived from it."""
+    if restart == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(restart)]).generate_state(1)[0])
+
+
+def restart_checkpoint(out_pt: Path, restart: int) -> Path:
+    """The resumable side file of one restart (restart 0: the plain run's)."""
+    return checkpoint_path(out_pt) if restart == 0 else Path(f"{out_pt}.r{restart}.ckpt")

@@ -1,5 +1,7 @@
 """The proxy pretraining loop of a vanilla encoder (curriculum, deep supervision, precise
-BatchNorm); see the pretrain_encoder step.
+BatchNorm); see the pretrain_encoder step. It runs the ``classes`` task, then - with
+``motion_steps`` - the ``motion`` task from where the first left off
+(:mod:`mist_steps.training.proxy_tasks`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -22,20 +23,17 @@ from mist_steps.data.preprocess import normalize
 from mist_steps.errors import InputError
 from mist_steps.formats.encoder_file import save_encoder
 from mist_steps.models import build_encoder
-from mist_steps.synth.proxy_clips import (
-    DEFAULT_CLASSES,
-    check_classes,
-    make_batch,
-)
-from mist_steps.training.pretrain_log import log_results, write_log
+from mist_steps.synth.proxy_clips import DEFAULT_CLASSES, check_classes
+from mist_steps.training.pretrain_log import log_motion_results, log_results, write_log
+from mist_steps.training.proxy_tasks import ProxyTask, classes_task, motion_task
 
 log = logging.getLogger(__name__)
 
 
 # Defaults sized for the whole default pipeline to fit ~10 min on 2 CPU cores (see README).
 DEFAULTS = {
-    "input_size": 64, "steps": 100, "batch_size": 8, "lr": 3e-4, "weight_decay": 1e-4,
-    "val_clips": 64, "seed": 0, "threads": 2,
+    "input_size": 64, "steps": 100, "motion_steps": 0, "batch_size": 8, "lr": 3e-4,
+    "weight_decay": 1e-4, "val_clips": 64, "seed": 0, "threads": 2,
 }
 
 WARMUP_FRACTION = 0.1  # of the steps, linear warm-up before the cosine decay
@@ -65,14 +63,13 @@ class _Prefetch(BackgroundFeeder):
     """
 
     def __init__(self, jobs: Sequence[tuple[str, Sequence[int], float]], *, seed: int, size: int,
-                 classes: Sequence[str], depth: int = 3) -> None:
-        self._jobs, self._seed, self._size, self._classes = list(jobs), seed, size, classes
+                 task: ProxyTask, depth: int = 3) -> None:
+        self._jobs, self._seed, self._size, self._task = list(jobs), seed, size, task
         super().__init__(depth=depth, name="proxy-clips")
 
     def _produce(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for split, indices, difficulty in self._jobs:
-            yield make_batch(self._seed, indices, size=self._size, classes=self._classes,
-                             split=split, difficulty=difficulty)
+            yield self._task.make_batch(self._seed, indices, self._size, split, difficulty)
 
 
 def _difficulty_at(step: int, steps: int) -> float:
@@ -146,22 +143,14 @@ def _calibrate_bn(model: nn.Module, batches, arch: str) -> None:
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, batches, arch: str,
-              n_classes: int) -> tuple[float, float, list[float | None]]:
-    """(accuracy, mean loss, per-class accuracy) in eval mode."""
+def _evaluate(model: nn.Module, batches, arch: str, task: ProxyTask) -> dict:
+    """The task's validation summary, in eval mode."""
     model.eval()
-    loss = 0.0
-    hits, counts = np.zeros(n_classes), np.zeros(n_classes)
-    for clips, labels in batches:
-        logits, _ = model(normalize(arch, torch.from_numpy(clips)))
-        target = torch.from_numpy(labels)
-        loss += F.cross_entropy(logits, target, reduction="sum").item()
-        right = (logits.argmax(1) == target).numpy()
-        np.add.at(hits, labels, right)
-        np.add.at(counts, labels, 1)
-    total = max(counts.sum(), 1)
-    per_class = [float(h / c) if c else None for h, c in zip(hits, counts, strict=True)]
-    return float(hits.sum() / total), loss / total, per_class
+    logits, targets = [], []
+    for clips, target in batches:
+        logits.append(model(normalize(arch, torch.from_numpy(clips)))[0].numpy())
+        targets.append(target)
+    return task.summarise(np.concatenate(logits), np.concatenate(targets))
 
 
 def _chunks(start: int, count: int, size: int) -> list[list[int]]:
@@ -169,14 +158,15 @@ def _chunks(start: int, count: int, size: int) -> list[list[int]]:
 
 
 def _check_settings(arch: str, input_size: int, steps: int, batch_size: int, lr: float,
-                    weight_decay: float, val_clips: int, threads: int) -> None:
+                    weight_decay: float, val_clips: int, threads: int,
+                    motion_steps: int = 0) -> None:
     problems = []
     if arch not in ("i3d", "c3d"):
         problems.append(f"arch must be 'i3d' or 'c3d' (got {arch!r})")
     if input_size < 32:
         problems.append(f"input size must be >= 32 px (got {input_size})")
-    if steps < 1:
-        problems.append(f"steps must be >= 1 (got {steps})")
+    if steps < 1 or motion_steps < 0:
+        problems.append(f"steps must be >= 1 and motion steps >= 0 (got {steps}, {motion_steps})")
     if batch_size < 2:
         problems.append(f"batch size must be >= 2 for BatchNorm (got {batch_size})")
     if not lr > 0 or weight_decay < 0:
@@ -216,12 +206,14 @@ def _proxy_classes(classes: Sequence[str], num_classes: int | None, arch: str,
     return classes, n_classes, own_head
 
 
-def _train_steps(net: _ProxyNet, optimizer, batches, *, arch: str, steps: int, lr: float,
-                 t0: float, progress: bool) -> list[tuple]:
-    """The proxy training loop; one row (step, lr, loss, side loss, accuracy, seconds) a step."""
+def _train_steps(net: _ProxyNet, optimizer, batches, *, arch: str, task: ProxyTask,
+                 steps: int, lr: float, t0: float, progress: bool) -> list[tuple]:
+    """The proxy training loop; one row (task, step, lr, loss, side loss, batch accuracy,
+    seconds) a step."""
     rows = []
     net.train()
-    bar = tqdm(range(steps), desc=f"proxy-pretrain {arch}", unit="step", disable=not progress)
+    bar = tqdm(range(steps), desc=f"proxy-pretrain {arch} {task.name}", unit="step",
+               disable=not progress)
     ema_loss = ema_acc = None
     for step in bar:
         clips, labels = next(batches)
@@ -231,37 +223,34 @@ def _train_steps(net: _ProxyNet, optimizer, batches, *, arch: str, steps: int, l
         x = normalize(arch, torch.from_numpy(clips))
         target = torch.from_numpy(labels)
         logits, side = net(x)
-        main_loss = F.cross_entropy(logits, target)
-        side_loss = F.cross_entropy(side, target) if side is not None else torch.zeros(())
+        main_loss = task.loss(logits, target)
+        side_loss = task.loss(side, target) if side is not None else torch.zeros(())
         loss = main_loss + SIDE_WEIGHT * side_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
         optimizer.step()
-        acc = float((logits.detach().argmax(1) == target).float().mean())
+        acc = task.accuracy(logits.detach(), target)
         loss_value = float(main_loss.detach())
         if not math.isfinite(float(loss.detach())):
-            raise InputError(f"proxy pretraining diverged at step {step} (loss {loss_value}); "
-                             f"lower the learning rate (now {lr}) in the config or with --lr")
+            raise InputError(f"proxy pretraining diverged at {task.name} step {step} (loss "
+                             f"{loss_value}); lower the learning rate (now {lr}) in the config "
+                             f"or with --lr")
         ema_loss = loss_value if ema_loss is None else 0.9 * ema_loss + 0.1 * loss_value
         ema_acc = acc if ema_acc is None else 0.9 * ema_acc + 0.1 * acc
         bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{ema_acc:.2f}", lr=f"{rate:.2g}")
-        rows.append((step, rate, loss_value, float(side_loss.detach()), acc,
+        rows.append((task.name, step, rate, loss_value, float(side_loss.detach()), acc,
                      time.perf_counter() - t0))
     return rows
 
 
-def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64,
-                        num_classes: int | None = None, classes: Sequence[str] = DEFAULT_CLASSES,
-                        steps: int = DEFAULTS["steps"], batch_size: int = DEFAULTS["batch_size"],
-                        lr: float = DEFAULTS["lr"], weight_decay: float = DEFAULTS["weight_decay"],
-                        val_clips: int = DEFAULTS["val_clips"], seed: int = 0,
-                        threads: int = DEFAULTS["threads"], progress: bool = True) -> dict:
-    """Train ``arch`` from scratch on the proxy and write it; returns the meta stored with it."""
-    classes, n_classes, own_head = _proxy_classes(classes, num_classes, arch, input_size)
-    torch.manual_seed(seed)
-    encoder = build_encoder(arch, n_classes)
-    net = _ProxyNet(encoder, n_classes, own_head, side=SIDE_WEIGHT > 0)
+def _run_task(encoder: nn.Module, task: ProxyTask, *, arch: str, input_size: int,
+              own_head: bool, steps: int, batch_size: int, lr: float, weight_decay: float,
+              val_clips: int, seed: int, progress: bool) -> tuple[list[tuple], dict, float]:
+    """Train ``encoder`` in place on ``task`` (fresh temporary heads and optimizer), then
+    re-estimate its BatchNorm statistics and validate it: (log rows, validation summary,
+    training seconds)."""
+    net = _ProxyNet(encoder, encoder.num_classes, own_head, side=SIDE_WEIGHT > 0)
     # No dropout during the short proxy run (it only slows learning); the module's own rate,
     # recorded in its config, is restored before saving. So are the BatchNorm momenta.
     own_dropout = encoder.dropout.p
@@ -272,41 +261,82 @@ def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64
         m.momentum = TRAIN_BN_MOMENTUM
     # fused: one kernel for all parameters, several times faster than the per-tensor loop on CPU
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-
     calib = BN_CALIBRATION_CLIPS if norms else 0
     jobs = _jobs(steps, batch_size, calib, val_clips)
     n_calib = len(_chunks(0, calib, batch_size))
     t0 = time.perf_counter()
-    feed = _Prefetch(jobs, seed=seed, size=input_size, classes=classes)
+    feed = _Prefetch(jobs, seed=seed, size=input_size, task=task)
     try:
         batches = iter(feed)
-        rows = _train_steps(net, optimizer, batches, arch=arch, steps=steps, lr=lr, t0=t0,
-                            progress=progress)
+        rows = _train_steps(net, optimizer, batches, arch=arch, task=task, steps=steps, lr=lr,
+                            t0=t0, progress=progress)
         train_seconds = time.perf_counter() - t0
         for m, momentum in zip(norms, own_momentum, strict=True):
             m.momentum = momentum
         encoder.dropout.p = own_dropout
         _calibrate_bn(net, (next(batches) for _ in range(n_calib)), arch)
         val = _evaluate(net, (next(batches) for _ in range(len(jobs) - steps - n_calib)), arch,
-                        len(classes))
+                        task)
     finally:
         feed.close()
+    return rows, val, train_seconds
 
-    meta = {
-        "source": "proxy", "seed": seed, "threads": threads,
-        "proxy": {"classes": list(classes), "input_size": input_size, "frames": SNIPPET_LEN,
-                  "steps": steps, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                  "optimizer": "AdamW", "warmup_fraction": WARMUP_FRACTION,
-                  "schedule": "linear warm-up, cosine decay", "grad_clip": GRAD_CLIP,
-                  "curriculum_fraction": CURRICULUM_FRACTION,
-                  "bn_calibration_clips": calib, "val_clips": val_clips,
-                  "trained_head": "own" if own_head else "temporary linear head on pooled conv5b",
-                  "deep_supervision_weight": SIDE_WEIGHT},
-        **log_results(rows, classes, val, arch=arch, input_size=input_size, batch_size=batch_size,
-                   train_seconds=train_seconds),
-        "seconds": round(time.perf_counter() - t0, 2), "torch": torch.__version__,
-    }
+
+def _motion_encoder(first: nn.Module, arch: str) -> nn.Module:
+    """A copy of ``first`` with a head for the motion primitives (the trunk carried over)."""
+    encoder = build_encoder(arch, len(motion_task().labels))
+    trunk = {k: v for k, v in first.state_dict().items() if k not in first.head_keys}
+    encoder.load_state_dict(trunk, strict=False)  # the head is zeroed by _ProxyNet
+    return encoder
+
+
+def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64,
+                        num_classes: int | None = None, classes: Sequence[str] = DEFAULT_CLASSES,
+                        steps: int = DEFAULTS["steps"],
+                        motion_steps: int = DEFAULTS["motion_steps"],
+                        batch_size: int = DEFAULTS["batch_size"], lr: float = DEFAULTS["lr"],
+                        weight_decay: float = DEFAULTS["weight_decay"],
+                        val_clips: int = DEFAULTS["val_clips"], seed: int = 0,
+                        threads: int = DEFAULTS["threads"], progress: bool = True) -> dict:
+    """Train ``arch`` from scratch on the proxy and write it; returns the meta stored with it.
+    ``steps`` of the ``classes`` task, then ``motion_steps`` of the ``motion`` task (0: none);
+    the file keeps the last task's head."""
+    classes, n_classes, own_head = _proxy_classes(classes, num_classes, arch, input_size)
+    torch.manual_seed(seed)
+    encoder = build_encoder(arch, n_classes)
+    common = {"arch": arch, "input_size": input_size, "own_head": own_head,
+              "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+              "val_clips": val_clips, "seed": seed, "progress": progress}
+    t0 = time.perf_counter()
+    rows, val, seconds = _run_task(encoder, classes_task(classes), steps=steps, **common)
+    meta = {"source": "proxy", "seed": seed, "threads": threads,
+            "proxy": _recipe(classes, input_size, steps, motion_steps, batch_size, lr,
+                             weight_decay, val_clips, own_head, bool(_batch_norms(encoder))),
+            **log_results(rows, classes, val, arch=arch, input_size=input_size,
+                          batch_size=batch_size, train_seconds=seconds)}
+    if motion_steps:
+        encoder = _motion_encoder(encoder, arch)
+        more, val, seconds = _run_task(encoder, motion_task(), steps=motion_steps, **common)
+        rows += more
+        meta["motion"] = log_motion_results(more, val, train_seconds=seconds)
+    meta.update(seconds=round(time.perf_counter() - t0, 2), torch=torch.__version__)
     write_log(out_path, rows)
     digest = save_encoder(out_path, encoder, meta)
     log.info("wrote %s [weights %s]", out_path, digest[:12])
     return meta
+
+
+def _recipe(classes, input_size, steps, motion_steps, batch_size, lr, weight_decay, val_clips,
+            own_head, has_bn) -> dict:
+    """The meta's record of how the proxy pretraining ran."""
+    return {"classes": list(classes), "input_size": input_size, "frames": SNIPPET_LEN,
+            "steps": steps, "motion_steps": motion_steps,
+            "motion_primitives": list(motion_task().labels) if motion_steps else [],
+            "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+            "optimizer": "AdamW", "warmup_fraction": WARMUP_FRACTION,
+            "schedule": "linear warm-up, cosine decay (per task)", "grad_clip": GRAD_CLIP,
+            "curriculum_fraction": CURRICULUM_FRACTION,
+            "bn_calibration_clips": BN_CALIBRATION_CLIPS if has_bn else 0,
+            "val_clips": val_clips,
+            "trained_head": "own" if own_head else "temporary linear head on pooled conv5b",
+            "deep_supervision_weight": SIDE_WEIGHT}
