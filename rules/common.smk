@@ -194,6 +194,9 @@ def run_config(dataset, encoder, variant, stage):
         "pseudo_labels": section("pseudo_labels", dataset, encoder, variant),
         "evaluate": config["evaluate"],
     }
+    if doc["pseudo_labels"]["source"] == "released":  # stage II's labels were not ours
+        files = dataset_config(dataset).get("released_pseudo_labels", {})
+        doc["pseudo_labels"] = {**doc["pseudo_labels"], "file": files.get(encoder)}
     if stage == "mist":
         doc["finetune"] = section("finetune", dataset, encoder, variant)
     return doc
@@ -231,14 +234,40 @@ def extraction_encoder(wildcards):
     return vanilla_encoder(wildcards)
 
 
+def released_pseudo_labels(wildcards):
+    """The dataset's released pseudo-label file for the run's encoder (source: released)."""
+    files = dataset_config(wildcards.dataset).get("released_pseudo_labels", {})
+    if wildcards.encoder not in files:
+        raise WorkflowError(
+            f"pseudo_labels.source is 'released' for {wildcards.dataset} {wildcards.encoder}, "
+            f"but datasets.{wildcards.dataset}.released_pseudo_labels has no "
+            f"{wildcards.encoder} file; add it or use source: generator"
+        )
+    return files[wildcards.encoder]
+
+
+def pseudo_label_file(wildcards):
+    """The run's pseudo labels: our stage I's, or the imported released ones."""
+    released = run_section("pseudo_labels", wildcards)["source"] == "released"
+    name = "pseudo_labels_released.h5" if released else "pseudo_labels.h5"
+    return f"{stage1_run(wildcards)}/{name}"
+
+
 def finetune_inputs(wildcards):
     inputs = {
         "encoder": vanilla_encoder(wildcards),
         "videos": f"results/{wildcards.dataset}/videos.csv",
     }
     if run_section("finetune", wildcards)["labels"] == "pseudo":
-        inputs["pseudo_labels"] = f"{stage1_run(wildcards)}/pseudo_labels.h5"
+        inputs["pseudo_labels"] = pseudo_label_file(wildcards)
     return inputs
+
+
+def test_frame(wildcards):
+    """[H, W] of the whole-frame test input of the run's encoder, or None (centre crop)."""
+    return (
+        dataset_config(wildcards.dataset).get("test_frame", {}).get(wildcards.encoder)
+    )
 
 
 def frame_cache_mb(wildcards):

@@ -136,18 +136,20 @@ rule report_runtimes:
 
 
 rule explain:
-    """One video with its SGA attention and anomaly scores drawn on it, and a contact sheet."""
+    """One video with a map (method sga: SGA attention; cam: class activation map) and its
+    anomaly scores drawn on it, and a contact sheet."""
     input:
         unpack(explain_inputs),
     output:
-        mp4="results/{dataset}_{encoder}{variant}/explain/{video}.mp4",
-        png="results/{dataset}_{encoder}{variant}/explain/{video}.png",
+        mp4="results/{dataset}_{encoder}{variant}/explain/{method}/{video}.mp4",
+        png="results/{dataset}_{encoder}{variant}/explain/{method}/{video}.png",
     log:
-        "logs/{dataset}_{encoder}{variant}/explain_{video}.log",
+        "logs/{dataset}_{encoder}{variant}/explain_{method}_{video}.log",
     benchmark:
-        "results/benchmarks/{dataset}_{encoder}{variant}/explain_{video}.tsv"
+        "results/benchmarks/{dataset}_{encoder}{variant}/explain_{method}_{video}.tsv"
     wildcard_constraints:
         video="[^/]+",
+        method="sga|cam",
     conda:
         "../environment.yml"
     threads: 1
@@ -158,7 +160,8 @@ rule explain:
         flags=explain_flags,
     shell:
         "python -m mist_steps.steps.explain --video {wildcards.video:q} {params.flags}"
-        " --out-mp4 {output.mp4:q} --out-png {output.png:q} > {log:q} 2>&1"
+        " --method {wildcards.method} --out-mp4 {output.mp4:q} --out-png {output.png:q}"
+        " > {log:q} 2>&1"
 
 
 rule report_explain:
@@ -170,7 +173,7 @@ rule report_explain:
     output:
         report(
             directory(f"{REPORT_RUN}/explain"),
-            patterns=["{name}.png", "{name}.mp4"],
+            patterns=["{method}/{name}.png", "{method}/{name}.mp4"],
             caption="../report/explain.rst",
             category="{dataset}_{encoder}{variant}",
             subcategory="Spatial explanation",
@@ -188,29 +191,33 @@ rule report_explain:
     params:
         flags=explain_flags,
         limit=config["report"]["explain_videos"],
+        methods=lambda wildcards: " ".join(explain_methods(wildcards)),
     shell:
         "python -m mist_steps.steps.report_explain --chosen {input.chosen:q} --limit {params.limit}"
-        " {params.flags} --out-dir {output:q} > {log:q} 2>&1"
+        " --methods {params.methods} {params.flags} --out-dir {output:q} > {log:q} 2>&1"
 
 
 rule attention_hits:
-    """How often the attention peak falls inside the rendered anomaly's box (synthetic
-    benchmark), with its chance levels."""
+    """How often the peak of a map (method sga: SGA attention; cam: class activation map)
+    falls inside the rendered anomaly's box (synthetic benchmark), with its chance levels.
+    """
     input:
         scores="results/{dataset}_{encoder}{variant}/test_scores.h5",
         videos="results/{dataset}/videos.csv",
         boxes=synth_boxes,
     output:
-        json="results/{dataset}_{encoder}{variant}/explain/attention_hits.json",
+        json="results/{dataset}_{encoder}{variant}/explain/hits_{method}.json",
         png=report(
-            f"{REPORT_RUN}/attention_hits.png",
+            f"{REPORT_RUN}/hits_{{method}}.png",
             caption="../report/attention_hits.rst",
             category="{dataset}_{encoder}{variant}",
             subcategory="Spatial explanation",
-            labels=report_labels("attention peak in the anomaly box"),
+            labels=report_labels("{method} peak in the anomaly box"),
         ),
     log:
-        "logs/{dataset}_{encoder}{variant}/attention_hits.log",
+        "logs/{dataset}_{encoder}{variant}/hits_{method}.log",
+    wildcard_constraints:
+        method="sga|cam",
     conda:
         "../environment.yml"
     threads: 1
@@ -219,8 +226,8 @@ rule attention_hits:
         runtime=10,
     shell:
         "python -m mist_steps.steps.attention_hits --scores {input.scores:q} --videos {input.videos:q}"
-        " --boxes {input.boxes:q} --out {output.json:q} --out-png {output.png:q}"
-        " > {log:q} 2>&1"
+        " --boxes {input.boxes:q} --method {wildcards.method} --out {output.json:q}"
+        " --out-png {output.png:q} > {log:q} 2>&1"
 
 
 rule report_ablations:

@@ -1,6 +1,7 @@
 # Helpers of the report rules (rules/report.smk): which files make a run's report, and the
 # inputs and flags the report steps get. Everything here only reads the config.
 import shlex
+from types import SimpleNamespace
 
 REPORT_RUN = "results/report/{dataset}_{encoder}{variant}"
 
@@ -15,7 +16,10 @@ def report_pieces(dataset, encoder, full=False):
     if config["report"]["explain_videos"] > 0:
         pieces.append(f"results/report/{run}/explain")
     if dataset_config(dataset)["format"] == "synth":
-        pieces.append(f"results/{run}/explain/attention_hits.json")
+        methods = explain_methods(
+            SimpleNamespace(dataset=dataset, encoder=encoder, variant="")
+        )
+        pieces += [f"results/{run}/explain/hits_{method}.json" for method in methods]
     if full:
         pieces.append(f"results/report/{run}/ablations.html")
     return pieces
@@ -33,6 +37,11 @@ def synth_boxes(wildcards):
             f"benchmark (format synth) records where its anomalies are drawn"
         )
     return f"{synth_data(wildcards.dataset)}/anomaly_boxes.csv"
+
+
+def explain_methods(wildcards):
+    """The maps a run's model offers: SGA attention (where it has SGA) and the CAM."""
+    return ["sga", "cam"] if run_section("finetune", wildcards)["sga"] else ["cam"]
 
 
 def explain_inputs(wildcards):

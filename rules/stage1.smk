@@ -44,11 +44,34 @@ rule pseudo_labels:
         mem_mb=4000,
         runtime=30,
     params:
-        flags=lambda wildcards: section_flags("pseudo_labels", wildcards),
+        flags=lambda wildcards: section_flags(
+            "pseudo_labels", wildcards, leave_out=("source",)
+        ),
     shell:
         "python -m mist_steps.steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
         " {params.flags} --threads {threads} > {log:q} 2>&1"
+
+
+rule import_pseudo_labels:
+    """The dataset's released pseudo labels (pseudo_labels.source: released) in the layout
+    stage II reads: stage II without stage I."""
+    input:
+        released=released_pseudo_labels,
+        videos="results/{dataset}/videos.csv",
+    output:
+        "results/{dataset}_{encoder}{variant}/pseudo_labels_released.h5",
+    log:
+        "logs/{dataset}_{encoder}{variant}/import_pseudo_labels.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "python -m mist_steps.steps.import_pseudo_labels --released {input.released:q}"
+        " --videos {input.videos:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule score_generator:

@@ -56,12 +56,13 @@ rule score_mist:
         device=lambda wildcards: run_section("finetune", wildcards)["device"],
         on_bad_video=config["extract"]["on_bad_video"],
         threshold=config["evaluate"]["threshold"],
+        frame_size=lambda wildcards: cli_flags({"frame_size": test_frame(wildcards)}),
     shell:
         "python -m mist_steps.steps.score_mist --model {input.model:q} --videos {input.videos:q}"
         " --out {output.scores:q} --csv {output.csv:q} --skipped {output.skipped:q}"
         " --split test --batch-size {params.batch_size} --threads {threads}"
         " --device {params.device} --on-bad-video {params.on_bad_video}"
-        " --threshold {params.threshold} > {log:q} 2>&1"
+        " --threshold {params.threshold} {params.frame_size} > {log:q} 2>&1"
 
 
 rule evaluate_mist:

@@ -19,7 +19,7 @@ from mist_steps.models.sga import MISTModel
 from mist_steps.steps.attention_hits import attention_hits
 from mist_steps.steps.explain import explain_video
 from mist_steps.steps.score_mist import score_videos
-from mist_steps.viz.explain import frame_hits
+from mist_steps.viz.explain import MAP_GROUPS, frame_hits
 from mist_steps.viz.render import crop_region
 
 FRAMES = 40  # 2 snippets and 8 trailing frames
@@ -69,7 +69,8 @@ def run(tmp_path_factory):
     att = np.array([[[0.1, 0.2], [0.3, 0.8]], [[0.9, 0.1], [0.1, 0.1]]], np.float32)
     scores = root / "scores.h5"
     with ScoreWriter(scores, attrs={"arch": "i3d", "input_size": 32, "crop_mode": "center"}) as w:
-        w.add("A1", {"scores": np.array([0.2, 0.7]), "attention": att},
+        w.add("A1", {"scores": np.array([0.2, 0.7]), "attention": att,
+                     "cam": np.stack([att[1], att[1]])},
               attrs={"label": 1, "class": "Fighting", "fps": 25.0, "frame_count": FRAMES})
     boxes = root / "anomaly_boxes.csv"  # frames 8-23 around the peak of snippet 0
     boxes.write_text("video_id,split,frame,x0,y0,x1,y1\n" + "".join(
@@ -92,14 +93,19 @@ def test_attention_hits(run, tmp_path):
     assert doc["chance_cell_holds_anomaly"] == 0.25 and 0 < doc["box_area_share"] < 0.05
     assert doc["per_class"]["Fighting"]["frames"] == 16
     assert doc["peak_cells"] == {"(0, 0)": 1, "(1, 1)": 1} and doc["map_shape"] == [2, 2]
-    assert (tmp_path / "hits.png").stat().st_size > 0
+    assert (tmp_path / "hits.png").stat().st_size > 0 and doc["method"] == "sga"
+    # the CAM's maps (here both peak in cell (0, 0)): the peak misses the box
+    cam = attention_hits(run["scores"], run["index"], run["boxes"], tmp_path / "cam.json",
+                         method="cam")
+    assert cam["method"] == "cam" and cam["peak_in_box"] == 0.0
+    assert cam["box_area_share"] == doc["box_area_share"]  # the same chance levels
 
 
 def test_explain_video_from_the_scores_and_from_the_model(run, tmp_path):
     mp4, png = tmp_path / "A1.mp4", tmp_path / "A1.png"
     summary = explain_video("A1", run["index"], mp4, png, scores_h5=run["scores"],
                             boxes_csv=run["boxes"], min_size=96, tiles=4)
-    assert summary == {"video_id": "A1", "frames": FRAMES, "snippets": 2,
+    assert summary == {"video_id": "A1", "method": "sga", "frames": FRAMES, "snippets": 2,
                        "attention_max": pytest.approx(0.9)}
     with av.open(str(mp4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -111,8 +117,31 @@ def test_explain_video_from_the_scores_and_from_the_model(run, tmp_path):
     batch = tmp_path / "batch.h5"
     score_videos(run["model"], run["index"], batch, batch_size=2, threads=1)
     with ScoreFile(batch) as sf:
-        stored = sf.read("A1", "attention")
-    summary = explain_video("A1", run["index"], tmp_path / "B.mp4", tmp_path / "B.png",
-                            model_pt=run["model"], min_size=48, tiles=2)
-    assert summary["snippets"] == 2
-    assert summary["attention_max"] == pytest.approx(float(stored.max()), abs=1e-5)
+        stored = {method: sf.read("A1", group) for method, group in MAP_GROUPS.items()}
+    for method in MAP_GROUPS:
+        summary = explain_video("A1", run["index"], tmp_path / f"{method}.mp4",
+                                tmp_path / f"{method}.png", model_pt=run["model"], min_size=48,
+                                tiles=2, method=method)
+        assert summary["snippets"] == 2 and summary["method"] == method
+        assert summary["attention_max"] == pytest.approx(float(stored[method].max()), abs=1e-5)
+
+
+def test_cam_follows_the_official_definition():
+    """CAM.py: the fused final map averaged over time, weighted by softmax over the channels
+    of H_c's anomalous-class weights, min-max normalised per clip."""
+    torch.manual_seed(1)
+    model = MISTModel(build_encoder("i3d", 2), input_size=32).eval()
+    x = torch.randn(2, 3, 16, 64, 96)
+    with torch.no_grad():
+        out = model(x)
+        m = model.encoder.forward_until(x, model.tap)
+        final = model.encoder.forward_from(m, model.tap)
+        final = final + model.sga(m)[0] * final
+        w = torch.softmax(model.head_c.weight[1], dim=0)
+        cam = (w[None, :, None, None] * final.mean(dim=2)).sum(dim=1)
+        low = cam.flatten(1).min(1).values[:, None, None]
+        high = cam.flatten(1).max(1).values[:, None, None]
+        expected = (cam - low) / (high - low)
+    assert out.cam.shape == (2, 2, 3)  # the final map of a 64x96 input
+    torch.testing.assert_close(out.cam, expected, atol=1e-5, rtol=1e-4)
+    assert model.train()(x).cam is None  # training never computes it

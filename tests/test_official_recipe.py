@@ -83,6 +83,9 @@ def test_real_targets_plan_the_official_recipe(tmp_path, dataset, encoder):
         expected.pop("--no-freeze-bn-stats")
     assert {k: planned.get(k) for k in expected} == expected
     assert "--train-from" not in planned and "--crop-scales" not in planned  # whole encoder
+    # the official test input: I3D's whole frame resized, C3D's centre crop
+    frame = {("ucf", "i3d"): "256 340", ("sht", "i3d"): "240 320"}.get((dataset, encoder))
+    assert _flags(run, "score_mist").get("--frame-size") == frame
 
 
 def test_synth_keeps_its_cpu_recipe(tmp_path):
@@ -98,6 +101,7 @@ def test_synth_keeps_its_cpu_recipe(tmp_path):
         "--epochs": "17", "--batch-size": "8", "--lr": "0.0003", "--warmup": "step",
         "--lr-schedule": "cosine", "--train-from": "mixed_5b", "--crop-scales": "1.0"}
     assert "--freeze-bn-stats" in planned
+    assert "--frame-size" not in _flags(run, "score_mist")  # centre crops
 
 
 def test_a_variant_still_wins_over_the_dataset_recipe(tmp_path):
@@ -108,3 +112,28 @@ def test_a_variant_still_wins_over_the_dataset_recipe(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     planned = _flags(run, "finetune")
     assert planned["--seed"] == "3" and planned["--epochs"] == "301"
+
+
+@pytest.mark.parametrize("encoder", ["i3d", "c3d"])
+def test_released_pseudo_labels_replace_stage_one(tmp_path, encoder):
+    config = load_config(tiny=False)
+    _stand_in_dataset(config, "sht", tmp_path / "data" / "sht")
+    write_config(tmp_path, config)
+    target = f"results/sht_{encoder}-releasedpl_auc.json"
+    run = snakemake(tmp_path, "-n", "--printshellcmds", target)
+    assert run.returncode == 0, run.stderr[-3000:]
+    planned = _flags(run, "import_pseudo_labels")
+    assert planned["--released"].endswith(f"resources/mist_official/SHT_{encoder.upper()}_PLs.npy")
+    assert _flags(run, "finetune")["--pseudo-labels"] == (
+        f"results/sht_{encoder}-releasedpl/pseudo_labels_released.h5")
+    assert "mist_steps.steps.train_generator" not in run.stdout  # no stage I at all
+    assert "mist_steps.steps.extract_shard" not in run.stdout
+
+
+def test_released_pseudo_labels_need_the_datasets_file(tmp_path):
+    config = load_config(tiny=False)
+    _stand_in_dataset(config, "ucf", tmp_path / "data" / "ucf")
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n", "results/ucf_i3d-releasedpl_auc.json")
+    assert run.returncode != 0
+    assert "datasets.ucf.released_pseudo_labels has no i3d file" in run.stdout + run.stderr

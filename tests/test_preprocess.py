@@ -156,3 +156,26 @@ def test_real_clip_encoder_input(golden_eye, arch, mode, crops, side, lo, hi):
     assert x.shape == (crops, 3, 16, side, side) and x.dtype == torch.float32
     assert lo - 1e-3 <= float(x.min()) < float(x.max()) <= hi + 1e-3  # float32 rounding
     assert float(x.std()) > 0.05 * (hi - lo)  # real picture content, not a flat frame
+
+
+def test_whole_frame_mode_resizes_without_cropping():
+    prep = Preprocess("i3d", 224, "full", (240, 320))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    resized = prep.frame_resizer()(frame)
+    assert resized.shape == (240, 320, 3) and prep.n_crops == 1
+    x = prep.clips([np.repeat(resized[None], 16, axis=0)], pad_to=2)
+    assert x.shape == (2, 3, 16, 240, 320)
+    with pytest.raises(ValueError, match="resized to \\(240, 320\\) first"):
+        prep.clips([np.zeros((16, 200, 320, 3), np.uint8)])
+    for bad in (dict(crop_mode="full"), dict(crop_mode="center", frame_size=(240, 320)),
+                dict(crop_mode="full", frame_size=(4, 320))):
+        with pytest.raises(ValueError):
+            Preprocess("i3d", 224, **bad)
+
+
+def test_whole_frame_attention_covers_the_frame():
+    from mist_steps.viz.render import crop_region
+
+    assert crop_region("i3d", 224, 240, 360, "full") == (0.0, 0.0, 360.0, 240.0)
+    x0, y0, x1, y1 = crop_region("i3d", 224, 240, 360, "center")
+    assert x1 - x0 < 360

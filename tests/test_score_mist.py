@@ -140,8 +140,8 @@ def test_batch_size_does_not_change_the_scores(tmp_path, videos, i3d):
     ("c3d", True, True, (2, 2)),  # C3D at 32 px: a 2x2 final map
     ("i3d", False, True, None),  # no SGA, no attention to keep (--no-attention: test_cli)
 ])
-def test_attention_kept_only_with_sga(tmp_path_factory, tmp_path, videos, arch, sga, keep,
-                                      shape):
+def test_attention_kept_only_with_sga_cam_always(tmp_path_factory, tmp_path, videos, arch, sga,
+                                                 keep, shape):
     model_pt = _model(tmp_path_factory, arch, sga=sga)
     rows = [("A1", videos[1]["A1"], "test", 1, "Fighting", 40)]
     videos_csv = _write_index(tmp_path / "videos.csv", rows)
@@ -152,9 +152,10 @@ def test_attention_kept_only_with_sga(tmp_path_factory, tmp_path, videos, arch, 
     with ScoreFile(out) as f:
         assert f.attrs()["sga"] == sga and f.attrs()["arch"] == arch
         if shape is None:
-            assert f.groups() == ["scores"]
+            assert f.groups() == ["cam", "scores"]  # the CAM needs no SGA
         else:
             assert f.read("A1", "attention").shape == (2, *shape)
+            assert f.read("A1", "cam").shape == (2, *shape)
     model_pt.unlink()  # the C3D file is large (~340 MB)
 
 
@@ -195,3 +196,34 @@ def test_cli(tmp_path, videos, i3d, capsys):
         bogus = tmp_path / "bogus.pt"
         torch.save({"format": "something-else"}, bogus)
         main(["--model", str(bogus), "--videos", str(videos[0]), "--out", str(out)])
+
+
+def test_whole_non_square_frames_score_with_maps_of_their_shape(i3d, videos, tmp_path):
+    """The official I3D test input: the whole frame resized (here 112x144), no crop - one
+    score and one non-square attention map per snippet, equal to the model's own output."""
+    index, paths = videos
+    out = tmp_path / "full.h5"
+    main(["--model", str(i3d), "--videos", str(index), "--out", str(out), "--split", "test",
+          "--frame-size", "112", "144", "--threads", "1"])
+    model, _ = load_mist_model(i3d)
+    prep = Preprocess("i3d", SIZE, "full", (112, 144))
+    with ScoreFile(out) as sf:
+        assert sf.attrs()["crop_mode"] == "full" and sf.attrs()["frame_size"] == "112x144"
+        for vid in ("A1", "N1"):
+            scores, att = sf.read(vid), sf.read(vid, "attention")
+            n = VIDEOS[vid][0] // 16
+            assert scores.shape == (n,) and att.shape == (n, 4, 5)  # ceil(112/32), ceil(144/32)
+            resize = prep.frame_resizer()
+            frames = [resize(f) for f in open_video(paths[vid]).iter_frames()]
+            x = prep.clips([np.stack(frames[16 * i:16 * i + 16]) for i in range(n)])
+            assert x.shape == (n, 3, 16, 112, 144)
+            with torch.inference_mode():
+                expected = model.eval().score(x).numpy(), model(x).attention.numpy()
+            np.testing.assert_allclose(scores, expected[0], atol=1e-5)
+            np.testing.assert_allclose(att, expected[1], atol=1e-5)
+
+
+def test_a_frame_size_the_model_cannot_take_is_refused(tmp_path_factory, videos, tmp_path):
+    c3d = _model(tmp_path_factory, "c3d")  # C3D's pool5 floors 15 -> 7 where SGA gives 8
+    with pytest.raises(InputError, match="frame size 120x160 does not fit the c3d model"):
+        score_videos(c3d, videos[0], tmp_path / "s.h5", frame_size=(120, 160), threads=1)

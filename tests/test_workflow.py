@@ -262,6 +262,7 @@ def test_tiny_pipeline_end_to_end(workdir):
         for vid, n in test[["video_id", "frame_count"]].itertuples(index=False):
             assert scores["scores"][vid].shape == (n // 16,)
             assert scores["attention"][vid].shape[0] == n // 16
+            assert scores["cam"][vid].shape == scores["attention"][vid].shape
     loss = pd.read_csv(workdir / "results/synth_i3d/finetune_loss.csv")
     assert list(loss.epoch) == [1, 2] and list(loss.frozen) == [1, 0]
     assert not (workdir / "results/synth_i3d/encoder_mist.pt.ckpt").exists()
@@ -317,24 +318,26 @@ def test_tiny_pipeline_end_to_end(workdir):
     # one more explained video, `snakemake --report` embeds them all with their captions.
     chosen = (workdir / "results/report/synth_i3d/timeline_videos.txt").read_text().split()
     assert len(chosen) == tiny_report["videos_per_run"]
-    run = snakemake(workdir, "--cores", "2", f"results/synth_i3d/explain/{chosen[-1]}.mp4")
+    run = snakemake(workdir, "--cores", "2", f"results/synth_i3d/explain/cam/{chosen[-1]}.mp4")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert (workdir / f"results/synth_i3d/explain/{chosen[-1]}.png").exists()
+    assert (workdir / f"results/synth_i3d/explain/cam/{chosen[-1]}.png").exists()
     run = snakemake(workdir, "--report", str(workdir / "report.html"), full_report)
     assert run.returncode == 0, run.stdout + run.stderr
     results, categories, runtimes = report_entries(workdir / "report.html")
     figures = {f"results/report/synth_i3d/{name}" for name in (
-        "roc.png", "timelines.png", "losses.png", "runtimes.png", "attention_hits.png",
+        "roc.png", "timelines.png", "losses.png", "runtimes.png", "hits_sga.png", "hits_cam.png",
         "ablations.html", "ablations.png")}
-    explained = {f"results/report/synth_i3d/explain/{vid}.{ext}"
-                 for vid in chosen[:tiny_report["explain_videos"]] for ext in ("png", "mp4")}
+    explained = {f"results/report/synth_i3d/explain/{method}/{vid}.{ext}"
+                 for vid in chosen[:tiny_report["explain_videos"]] for ext in ("png", "mp4")
+                 for method in ("sga", "cam")}
     assert set(results) == figures | explained
     assert all(results[name]["caption"] for name in figures)
     assert set(categories["synth_i3d"]) == {"Detection", "Training", "Spatial explanation",
                                             "Ablations"}
     assert {"report_roc", "report_explain", "finetune"} <= {r["rule"] for r in runtimes}
-    hits = json.loads((workdir / "results/synth_i3d/explain/attention_hits.json").read_text())
-    assert hits["frames"] > 0 and 0 <= hits["peak_in_box"] <= 1 and "box_area_share" in hits
+    for method in ("sga", "cam"):
+        hits = json.loads((workdir / f"results/synth_i3d/explain/hits_{method}.json").read_text())
+        assert hits["frames"] > 0 and 0 <= hits["peak_in_box"] <= 1 and "box_area_share" in hits
     # The seed table (its module is tested in test_tables.py) re-runs stages I and II per seed
     # and shares everything upstream; seed 0 is the default run itself.
     planned = snakemake(workdir, "-n", "results/seeds/synth_i3d.md", "--quiet", "rules")

@@ -33,9 +33,10 @@ def load_config(tiny: bool = True, overrides: dict | None = None) -> dict:
         config = merge(config, yaml.safe_load(TINY_CONFIG.read_text()))
     config = merge(config, overrides or {})
     for entry in [*config["datasets"].values(), *config["encoders"].values()]:
-        for key, value in entry.items():
-            if isinstance(value, str) and value.startswith("resources/"):
-                entry[key] = str(REPO / value)
+        for values in [entry, *(v for v in entry.values() if isinstance(v, dict))]:
+            for key, value in values.items():
+                if isinstance(value, str) and value.startswith("resources/"):
+                    values[key] = str(REPO / value)
     return config
 
 

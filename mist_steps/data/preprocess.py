@@ -12,6 +12,9 @@ resize scales with it: I3D short side ``round(input_size * 256 / 224)``, C3D
 
 Crop modes:
 
+* ``full`` - no crop (stage-II scoring only, ``frame_size`` given): the whole frame resized to
+  ``frame_size`` (H, W), as the official MIST code scores I3D (240x320 ShanghaiTech, 256x340
+  UCF-Crime); the model then sees non-square maps;
 * ``center`` - one crop, centred as torchvision's ``CenterCrop`` does;
 * ``ten`` - torchvision's ``TenCrop`` order: top-left, top-right, bottom-left, bottom-right,
   centre of the frame, then the same five positions taken from the horizontally flipped frame
@@ -35,7 +38,8 @@ import torch.nn.functional as F
 C3D_MEAN_BGR = (90.25, 97.66, 101.41)
 ARCHS = ("i3d", "c3d")
 DEFAULT_INPUT_SIZE = {"i3d": 224, "c3d": 112}
-CROP_MODES = {"center": 1, "ten": 10}
+CROP_MODES = {"center": 1, "ten": 10}  # extraction
+FULL_FRAME = "full"  # stage-II scoring: the whole frame, no crop
 
 
 def normalize(arch: str, clips: torch.Tensor) -> torch.Tensor:
@@ -118,19 +122,30 @@ def crop_snippet(snippet: torch.Tensor, crop: int, mode: str,
 @dataclass(frozen=True)
 class Preprocess:
     """One encoder's input recipe: ``arch`` ('i3d'/'c3d'), crop side ``input_size`` (None:
-    224 / 112) and ``crop_mode`` ('center'/'ten')."""
+    224 / 112) and ``crop_mode`` ('center'/'ten'; 'full' with ``frame_size`` (H, W): the
+    whole frame at that size)."""
 
     arch: str
     input_size: int | None = None
     crop_mode: str = "center"
+    frame_size: tuple[int, int] | None = None
 
     def __post_init__(self):
         _check_arch(self.arch)
-        if self.crop_mode not in CROP_MODES:
+        if self.crop_mode not in (*CROP_MODES, FULL_FRAME):
             raise ValueError(f"unknown crop mode {self.crop_mode!r}; expected one of "
-                             f"{list(CROP_MODES)}")
+                             f"{[*CROP_MODES, FULL_FRAME]}")
         if self.input_size is not None and int(self.input_size) < 8:
             raise ValueError(f"input_size must be >= 8 pixels; got {self.input_size}")
+        if (self.crop_mode == FULL_FRAME) != (self.frame_size is not None):
+            raise ValueError(f"crop mode {FULL_FRAME!r} and frame_size go together; got "
+                             f"{self.crop_mode!r} with frame_size {self.frame_size}")
+        if self.frame_size is not None:
+            size = tuple(int(v) for v in self.frame_size)
+            if len(size) != 2 or min(size) < 8:
+                raise ValueError(f"frame_size must be (H, W) of >= 8 pixels; got "
+                                 f"{self.frame_size}")
+            object.__setattr__(self, "frame_size", size)
 
     @property
     def crop(self) -> int:
@@ -138,7 +153,7 @@ class Preprocess:
 
     @property
     def n_crops(self) -> int:
-        return CROP_MODES[self.crop_mode]
+        return 1 if self.crop_mode == FULL_FRAME else CROP_MODES[self.crop_mode]
 
     def frame_resizer(self) -> Callable[[np.ndarray], np.ndarray]:
         """A per-video frame transform: resize to this recipe's shape, fixed by the video's
@@ -148,7 +163,8 @@ class Preprocess:
 
         def resize(frame: np.ndarray) -> np.ndarray:
             if not shape:
-                shape.append(resize_shape(self.arch, frame.shape[0], frame.shape[1], self.crop))
+                shape.append(self.frame_size or resize_shape(self.arch, frame.shape[0],
+                                                             frame.shape[1], self.crop))
             return resize_frame(frame, shape[0])
 
         return resize
@@ -157,16 +173,25 @@ class Preprocess:
               device: torch.device | str | None = None) -> torch.Tensor:
         """Resized uint8 snippets ``[T, H, W, 3]`` (sizes may differ between snippets) →
         encoder input ``[N * n_crops, 3, T, crop, crop]`` float, snippet-major (the crops of
-        snippet 0 first). ``pad_to``: append all-zero snippets up to that many, so the encoder
-        always sees the same batch shape. Crops are cut on uint8 (on ``device``) straight into
-        one batch buffer, then converted to float once."""
+        snippet 0 first; crop mode 'full': ``[N, 3, T, *frame_size]``). ``pad_to``: append
+        all-zero snippets up to that many, so the encoder always sees the same batch shape.
+        Crops are cut on uint8 (on ``device``) straight into one batch buffer, then converted
+        to float once."""
         if not len(snippets):
             raise ValueError("clips() needs at least one snippet")
         first = torch.as_tensor(snippets[0])
         n = len(snippets)
-        x = torch.empty((max(n, pad_to or 0), self.n_crops, first.shape[0], self.crop,
-                         self.crop, *first.shape[3:]), dtype=first.dtype, device=device)
+        side = self.frame_size or (self.crop, self.crop)
+        x = torch.empty((max(n, pad_to or 0), self.n_crops, first.shape[0], *side,
+                         *first.shape[3:]), dtype=first.dtype, device=device)
         for i, s in enumerate(snippets):
-            crop_snippet(torch.as_tensor(s).to(device), self.crop, self.crop_mode, out=x[i])
+            s = torch.as_tensor(s).to(device)
+            if self.frame_size is None:
+                crop_snippet(s, self.crop, self.crop_mode, out=x[i])
+            elif tuple(s.shape[1:3]) != self.frame_size:
+                raise ValueError(f"snippet of {tuple(s.shape[1:3])} frames; the whole-frame "
+                                 f"input needs them resized to {self.frame_size} first")
+            else:
+                x[i, 0] = s
         x[n:] = 0  # padding: all-zero snippets
         return normalize(self.arch, x.flatten(0, 1))

@@ -15,6 +15,11 @@ conv5b):
 
 ``sga=False`` (ablation "without SGA") keeps only H_c on M_b; ``guided_head=False`` keeps the
 attention but drops H_g and its loss. The clip's anomaly score is softmax(H_c)[1].
+
+The class activation map (CAM) of the anomalous class, as the official
+``visualization/CAM.py`` computes it: the fused final map averaged over time, its channels
+weighted by softmax(H_c's weight of that class) over the channels, then min-max normalised to
+[0, 1] per clip (a flat map becomes all 0). It exists with or without SGA.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class MISTOutput(NamedTuple):
     guided_logits: torch.Tensor | None  # [B, 2] of H_g (None without SGA or H_g)
     attention: torch.Tensor | None  # [B, H, W] in [0, 1] (None without SGA)
     feature: torch.Tensor  # [B, C]: the pooled (fused) final map, H_c's input
+    cam: torch.Tensor | None = None  # [B, H, W] in [0, 1]: the anomalous class's CAM
 
 
 class SelfGuidedAttention(nn.Module):
@@ -129,13 +135,22 @@ class MISTModel(nn.Module):
             a, guided = self.sga(m)
             if a.shape[-2:] != final.shape[-2:]:
                 raise ValueError(f"attention map {tuple(a.shape[-2:])} does not match the final "
-                                 f"map {tuple(final.shape[-2:])}; the input must be square "
-                                 f"crops of input_size {self.input_size}")
+                                 f"map {tuple(final.shape[-2:])} for input "
+                                 f"{tuple(x.shape[-2:])}")
             final = final + a * final
             attention = a[:, 0, 0]
         feature = final.mean(dim=(2, 3, 4))
         logits = self.head_c(self.dropout(feature))
-        return MISTOutput(logits, guided, attention, feature)
+        cam = None if self.training else self._cam(final)  # for explanation only
+        return MISTOutput(logits, guided, attention, feature, cam)
+
+    def _cam(self, final: torch.Tensor) -> torch.Tensor:
+        """The anomalous class's CAM of the fused final map [B, C, T, H, W] (module docstring)."""
+        weights = torch.softmax(self.head_c.weight[1].float(), dim=0)  # [C]
+        cam = torch.einsum("c,bchw->bhw", weights, final.float().mean(dim=2))
+        low = cam.amin(dim=(1, 2), keepdim=True)
+        span = cam.amax(dim=(1, 2), keepdim=True) - low
+        return torch.where(span > 0, (cam - low) / span.clamp_min(1e-12), torch.zeros_like(cam))
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Anomaly score of each clip: softmax(H_c)[1], [B]."""

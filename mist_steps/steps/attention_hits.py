@@ -1,4 +1,5 @@
-"""Step attention_hits: how often MIST's attention peak falls on the synthetic anomaly boxes."""
+"""Step attention_hits: how often the peak of a MIST map (SGA attention or CAM) falls on the
+synthetic anomaly boxes."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
 from mist_steps.formats.scores import ScoreFile
 from mist_steps.viz.explain import (
-    ATTENTION,
     HITS_FORMAT,
+    MAP_GROUPS,
+    MAP_TITLES,
     MEASURES,
     _frame_size,
+    check_method,
     frame_hits,
+    missing_maps,
     read_boxes,
 )
 from mist_steps.viz.figures import pyplot, save_figure
@@ -31,18 +35,21 @@ log = logging.getLogger(__name__)
 
 # What each measure of the JSON means, stored in it.
 DEFINITIONS = {
-    "peak_in_box": "share of annotated frames whose snippet's attention peak (the centre of "
-                   "the map's largest cell) lies inside an anomaly box",
+    "peak_in_box": "share of annotated frames whose snippet's map peak (the centre of the "
+                   "map's largest cell) lies inside an anomaly box",
     "peak_cell_holds_anomaly": "share whose peak cell holds an anomaly box's centre",
-    "box_area_share": "chance level: share of the encoder's crop the boxes cover",
+    "box_area_share": "chance level: share of the encoder's input the boxes cover",
     "chance_cell_centre_in_box": "chance level of peak_in_box for a random cell",
     "chance_cell_holds_anomaly": "chance level of peak_cell_holds_anomaly for a random cell",
 }
 
 
-def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) -> dict:
-    """Measure where the attention peak falls against the anomaly boxes (module docstring,
-    ``hits``); write ``out_json`` (and the bar chart ``out_png``)."""
+def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None,
+                   method: str = "sga") -> dict:
+    """Measure where the peak of the ``method`` maps (``sga``, ``cam``) falls against the
+    anomaly boxes (:mod:`mist_steps.viz.explain`, ``attention_hits``); write ``out_json`` (and
+    the bar chart ``out_png``)."""
+    group = check_method(method)
     table = read_video_table(videos_csv)
     boxes = read_boxes(boxes_csv)
     per_frame: list[tuple[str, dict]] = []
@@ -51,13 +58,12 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) 
     map_shape = None
     with ScoreFile(scores_h5) as sf:
         root = sf.attrs()
-        ids = sf.videos(ATTENTION)
+        ids = sf.videos(group)
         if not ids:
-            raise InputError(f"{sf.path}: no attention maps (a model without SGA, or scored "
-                             f"with --no-attention); nothing to measure")
+            raise missing_maps(sf.path, method)
         rows = table.set_index("video_id")
         for vid in ids:
-            att = sf.read(vid, ATTENTION)
+            att = sf.read(vid, group)
             map_shape = att.shape[1:]
             for m in att:
                 peaks[str(tuple(int(v) for v in np.unravel_index(int(np.argmax(m)), m.shape)))] += 1
@@ -80,7 +86,8 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) 
         return {k: round(float(np.mean([m[k] for m in items])), 4) for k in MEASURES}
 
     classes = sorted({c for c, _ in per_frame})
-    doc = {"format": HITS_FORMAT, **means([m for _, m in per_frame]), "frames": len(per_frame),
+    doc = {"format": HITS_FORMAT, "method": method, **means([m for _, m in per_frame]),
+           "frames": len(per_frame),
            "videos": videos,
            "per_class": {c: {**means([m for k, m in per_frame if k == c]),
                              "frames": sum(k == c for k, _ in per_frame)} for c in classes},
@@ -92,8 +99,9 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None) 
     write_text(out_json, json.dumps(doc, indent=2) + "\n")
     if out_png is not None:
         _hits_chart(out_png, doc)
-    log.info("attention peak in the anomaly box in %.1f %% of %d annotated frames (chance: box "
-             "area share %.1f %%, random cell %.1f %%) -> %s", 100 * doc["peak_in_box"],
+    log.info("%s peak in the anomaly box in %.1f %% of %d annotated frames (chance: box "
+             "area share %.1f %%, random cell %.1f %%) -> %s", MAP_TITLES[method],
+             100 * doc["peak_in_box"],
              doc["frames"], 100 * doc["box_area_share"], 100 * doc["chance_cell_centre_in_box"],
              out_json)
     return doc
@@ -105,7 +113,7 @@ def _hits_chart(path, doc: dict) -> None:
     stats = [doc, *doc["per_class"].values()]
     x = np.arange(len(groups))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(groups) + 2), 4.2), layout="constrained")
-    bars = (("peak_in_box", "attention peak in the box", "tab:blue"),
+    bars = (("peak_in_box", "map peak in the box", "tab:blue"),
             ("chance_cell_centre_in_box", "chance: random peak cell", "tab:gray"),
             ("box_area_share", "chance: box area share", "lightgray"))
     for k, (key, label, colour) in enumerate(bars):
@@ -114,16 +122,19 @@ def _hits_chart(path, doc: dict) -> None:
         ax.bar_label(drawn, fmt="%.0f", fontsize=7, padding=1)
     ax.set_xticks(x, [f"{g}\n({s['frames']} fr)" for g, s in zip(groups, stats)], fontsize=8)
     ax.set(ylabel="% of annotated frames", ylim=(0, 100),
-           title=f"Does the SGA attention peak sit on the anomaly? ({doc['videos']} abnormal "
-                 f"test videos, {doc['map_shape'][0]}x{doc['map_shape'][1]} maps)")
+           title=f"Does the {MAP_TITLES[doc['method']]} peak sit on the anomaly? "
+                 f"({doc['videos']} abnormal test videos, "
+                 f"{doc['map_shape'][0]}x{doc['map_shape'][1]} maps)")
     ax.legend(fontsize=8)
     save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = StepParser(attention_hits, "How often MIST's attention peak falls on the synthetic "
-                   "benchmark's anomaly boxes -> JSON (+ PNG).")
-    p.add_argument("--scores", required=True, help="test_scores.h5 with /attention maps")
+    p = StepParser(attention_hits, "How often the peak of MIST's SGA attention or CAM falls on "
+                   "the synthetic benchmark's anomaly boxes -> JSON (+ PNG).")
+    p.add_argument("--scores", required=True, help="test_scores.h5 with /attention or /cam maps")
+    p.add_argument("--method", choices=list(MAP_GROUPS),
+                   help="sga: the self-guided attention maps; cam: the class activation maps")
     p.shared("videos")
     p.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the benchmark")
     p.add_argument("--out", dest="out_json", required=True, help="output JSON")

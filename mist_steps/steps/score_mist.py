@@ -3,9 +3,11 @@
 Every non-overlapping 16-frame snippet of every ``split`` video of ``videos.csv`` goes through
 the ``mist-model-v1`` model (:func:`mist_steps.formats.mist_model.load_mist_model`) in eval mode, as
 one centre crop at the model's own ``input_size``, preprocessed as extraction does
-(:mod:`mist_steps.data.preprocess`). Batches always hold ``batch_size`` snippets (the last one
-padded with zero snippets), so a clip's score does not depend on its batch neighbours; on a
-GPU cuDNN runs deterministically and the model under bf16 autocast (CPU stays float32).
+(:mod:`mist_steps.data.preprocess`), or with ``frame_size`` (H, W) as the whole frame resized
+to it, no crop (the official code's I3D test input; the maps are then non-square). Batches
+always hold ``batch_size`` snippets (the last one padded with zero snippets), so a clip's
+score does not depend on its batch neighbours; on a GPU cuDNN runs deterministically and the
+model under bf16 autocast (CPU stays float32).
 The clip's anomaly score is softmax(H_c)[1] (:meth:`MISTModel.score`).
 
 Output score file (:mod:`mist_steps.formats.scores`, ``mist-scores-v1``, read unchanged by
@@ -14,10 +16,13 @@ Output score file (:mod:`mist_steps.formats.scores`, ``mist-scores-v1``, read un
 * ``/scores/<video_id>`` float32 [n_clips];
 * ``/attention/<video_id>`` float32 [n_clips, h, w] - the SGA attention map of each clip (h, w
   = the final map's spatial size), with ``keep_attention`` and a model that has SGA;
+* ``/cam/<video_id>`` float32 [n_clips, h, w] - the anomalous class's activation map of each
+  clip (:class:`~mist_steps.models.sga.MISTModel`), with ``keep_attention``;
 * per-video attributes label, class, split (as the stage-I scorer writes), fps, frame_count,
   n_frames_decoded;
 * root attributes stage ("mist"), model (path), model_sha256 (the file's sha256),
-  weights_sha256, arch, input_size, crop_mode, sga, videos (path), split, skipped (JSON list
+  weights_sha256, arch, input_size, crop_mode ("center" or "full"), frame_size ("HxW", empty
+  for centre crops), sga, videos (path), split, skipped (JSON list
   of {video_id, reason}), model_meta (JSON of the model file's meta).
 
 Optional summary CSV (``out_csv``, atomic), one row per scored video, sorted by video_id:
@@ -63,7 +68,6 @@ from mist_steps.formats.skipped import write_skipped
 from mist_steps.inference.mist_scorer import MISTScorer
 
 log = logging.getLogger(__name__)
-ATTENTION = "attention"
 
 CSV_COLUMNS = ("video_id", "class", "label", "clips", "frame_count", "max_score", "mean_score",
                "peak_clip", "peak_time_s", "share_above_threshold")
@@ -102,7 +106,8 @@ def write_summary_csv(path, rows: list[dict]) -> None:
 def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", out_csv=None,
                  batch_size: int = 8, threads: int = 2, device: str = "cpu",
                  on_bad_video: str = "error", skipped_csv=None, threshold: float = 0.5,
-                 keep_attention: bool = True) -> dict:
+                 keep_attention: bool = True, frame_size: tuple[int, int] | None = None
+                 ) -> dict:
     """Score every clip of the ``split`` videos (train, test or all) of ``videos_csv`` with
     the MIST model ``model_pt``; write ``out_scores_h5`` and, if given, ``out_csv`` and
     ``skipped_csv`` (header only when nothing was skipped) - see the module docstring.
@@ -118,19 +123,21 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
         raise InputError(f"{videos_csv}: label must be 0 or 1; video {bad['video_id'].iloc[0]} "
                          f"has {bad['label'].iloc[0]!r}")
 
-    scorer = MISTScorer(model_pt, device=device, keep_attention=keep_attention)
+    scorer = MISTScorer(model_pt, device=device, keep_attention=keep_attention,
+                        frame_size=frame_size)
     prep, dev = scorer.prep, scorer.device
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     attrs = {"stage": "mist", "model": str(model_pt), "model_sha256": file_sha256(model_pt),
              "weights_sha256": scorer.weights_sha256, "arch": scorer.arch,
-             "input_size": prep.crop, "crop_mode": prep.crop_mode, "sga": scorer.use_sga,
+             "input_size": prep.crop, "crop_mode": prep.crop_mode,
+             "frame_size": "x".join(map(str, prep.frame_size or ())), "sga": scorer.use_sga,
              "videos": str(videos_csv), "split": split,
              "model_meta": json.dumps(scorer.meta, sort_keys=True)}
     expected = expected_snippets(rows)
-    log.info("scoring %d %s videos (~%d clips) with the %s MIST model %s (SGA %s) at %d px on "
+    log.info("scoring %d %s videos (~%d clips) with the %s MIST model %s (SGA %s) on %s on "
              "%s, batch %d", len(rows), split, expected, scorer.arch, model_pt,
-             "on" if scorer.use_sga else "off", prep.crop, dev, batch_size)
+             "on" if scorer.use_sga else "off", _input_text(prep), dev, batch_size)
 
     def encode(batch: SnippetBatch) -> list[tuple[float, np.ndarray | None]]:
         return scorer(batch.snippets, pad_to=batch_size)
@@ -163,14 +170,20 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
     return {"videos": len(summary), "clips": clips, "skipped": len(skipped), "seconds": seconds}
 
 
+def _input_text(prep) -> str:
+    if prep.frame_size:
+        return f"whole frames of {prep.frame_size[0]}x{prep.frame_size[1]}"
+    return f"{prep.crop} px centre crops"
+
+
 def _write_video(writer: ScoreWriter, row, event: VideoDone, results: list, threshold: float
                  ) -> dict:
     """Store one finished video's scores (and attention); return its summary row."""
     frame_count, fps = indexed_frames(row, event, log)
     scores = np.array([s for s, _ in results], dtype=np.float32)
     arrays = {SCORES: scores}
-    if results[0][1] is not None:
-        arrays[ATTENTION] = np.stack([a for _, a in results])
+    for name in results[0][1]:  # the spatial maps: attention (SGA), cam
+        arrays[name] = np.stack([maps[name] for _, maps in results])
     writer.add(row.video_id, arrays, attrs={
         "label": int(row.label), "class": row["class"], "split": row.split, "fps": fps, "frame_count": frame_count,
         "n_frames_decoded": event.frames_decoded})
@@ -197,7 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threshold", type=float, help="score above which a clip counts in "
                    "share_above_threshold of the CSV")
     p.add_argument("--no-attention", dest="keep_attention", action="store_false",
-                   help="do not store the SGA attention maps")
+                   help="do not store the spatial maps (SGA attention, CAM)")
+    p.add_argument("--frame-size", type=at_least(32), nargs=2, metavar=("H", "W"),
+                   help="score the whole frame resized to H x W, no crop (default: the centre "
+                   "crop of the model's input size)")
     p.run(argv)
 
 

@@ -1,10 +1,15 @@
-"""Spatial explanation - where MIST's self-guided attention looks, drawn on the video.
+"""Spatial explanation - where MIST looks, drawn on the video, by one of two maps (``method``):
 
-The SGA attention map of a snippet (``[h, w]``, values in [0, 1]) covers the centre crop the
-encoder sees (:func:`mist_steps.viz.render.crop_region`: the crop of :mod:`mist_steps.data.preprocess`
-mapped back to frame pixels). Maps come from the score file of the batch scoring step
-(``/attention/<video>`` of ``test_scores.h5``) or, for a video it does not hold, are recomputed
-with the model (:class:`~mist_steps.inference.mist_scorer.MISTScorer`).
+* ``sga`` - the self-guided attention map A of a snippet;
+* ``cam`` - the class activation map of the anomalous class (the official code's
+  ``visualization/CAM.py``: the fused final map weighted by softmaxed H_c weights, min-max
+  normalised; :class:`~mist_steps.models.sga.MISTModel`).
+
+Both are ``[h, w]`` maps with values in [0, 1] over the encoder's input: the centre crop, or
+the whole frame where the run scored whole frames (:func:`mist_steps.viz.render.crop_region`:
+that input mapped back to frame pixels). Maps come from the score file of the batch scoring
+step (``/attention/<video>``, ``/cam/<video>`` of ``test_scores.h5``) or, for a video it does
+not hold, are recomputed with the model (:class:`~mist_steps.inference.mist_scorer.MISTScorer`).
 
 The steps that draw it:
 
@@ -60,6 +65,8 @@ from mist_steps.viz.render import (
 )
 
 ATTENTION = "attention"  # the score file's group of SGA maps (mist_steps.steps.score_mist)
+MAP_GROUPS = {"sga": ATTENTION, "cam": "cam"}  # explanation method -> score-file group
+MAP_TITLES = {"sga": "SGA attention", "cam": "CAM of the anomalous class"}
 GT_GROUP = "labels"  # ground_truth.h5 (mist_steps.steps.index_dataset)
 HITS_FORMAT = "mist-attention-hits-v1"
 PEAK, BOX, REGION = (0, 255, 255), (60, 230, 60), (150, 150, 150)
@@ -72,14 +79,15 @@ MEASURES = ("peak_in_box", "peak_cell_holds_anomaly", "box_area_share",
 # -- inputs -------------------------------------------------------------------------------------
 @dataclass
 class Explained:
-    """One video's snippet scores ``[n]`` and attention maps ``[n, h, w]``, and the encoder
-    input recipe the maps refer to."""
+    """One video's snippet scores ``[n]`` and spatial maps ``[n, h, w]`` (of ``method``), and
+    the encoder input recipe the maps refer to."""
 
     scores: np.ndarray
-    attention: np.ndarray | None
+    attention: np.ndarray | None  # the maps of `method`
     arch: str
     input_size: int
     crop_mode: str = "center"
+    method: str = "sga"
 
 
 def read_boxes(path) -> dict[str, dict[int, list[tuple[int, int, int, int]]]]:
@@ -112,18 +120,40 @@ def read_gt_frames(path, video_id: str) -> np.ndarray | None:
     return None
 
 
-def stored_explanation(scores_h5, video_id: str) -> Explained | None:
-    """The scoring step's scores and maps of ``video_id`` (None if the file lacks the video)."""
+def check_method(method: str) -> str:
+    if method not in MAP_GROUPS:
+        raise InputError(f"unknown explanation method {method!r}; choose from "
+                         f"{', '.join(MAP_GROUPS)}")
+    return MAP_GROUPS[method]
+
+
+def missing_maps(where, method: str) -> InputError:
+    """The error for maps of ``method`` that ``where`` (a file) does not have."""
+    why = ("the model has no self-guided attention (variant nosga); explain it with --method "
+           "cam" if method == "sga" else "it was scored with --no-attention (or before CAMs "
+           "were stored); score it again")
+    return InputError(f"{where}: no {MAP_TITLES[method]} maps: {why}")
+
+
+def stored_explanation(scores_h5, video_id: str, method: str = "sga") -> Explained | None:
+    """The scoring step's scores and ``method`` maps of ``video_id`` (None if the file lacks
+    the video)."""
+    group = check_method(method)
     with ScoreFile(scores_h5) as sf:
         if not sf.has(video_id):
             return None
-        if not sf.has(video_id, ATTENTION):
-            raise InputError(f"{sf.path}: video {video_id} has scores but no attention maps: "
-                             f"the model has no self-guided attention (variant nosga) or was "
-                             f"scored with --no-attention; explain a run whose model has SGA")
+        if not sf.has(video_id, group):
+            raise missing_maps(f"{sf.path}, video {video_id}", method)
         root = sf.attrs()
-        return Explained(sf.read(video_id), sf.read(video_id, ATTENTION), str(root["arch"]),
-                         int(root["input_size"]), str(root.get("crop_mode", "center")))
+        return Explained(sf.read(video_id), sf.read(video_id, group), str(root["arch"]),
+                         int(root["input_size"]), str(root.get("crop_mode", "center")), method)
+
+
+def scored_frame_size(scores_h5) -> tuple[int, int] | None:
+    """The whole-frame size a score file's snippets were scored at (None: centre crops)."""
+    with ScoreFile(scores_h5) as sf:
+        size = sf.attrs().get("frame_size") or None
+    return None if size is None else tuple(int(v) for v in str(size).split("x"))
 
 
 # -- drawing one video ----------------------------------------------------------------------------
@@ -205,18 +235,20 @@ class _Canvas:
         return np.concatenate([img, strip])
 
 
-def _recompute(video, scorer) -> Explained:
-    """Scores and maps of every snippet of ``video`` by the model (one decoding pass)."""
+def _recompute(video, scorer, method: str = "sga") -> Explained:
+    """Scores and ``method`` maps of every snippet of ``video`` by the model (one decoding
+    pass)."""
     from mist_steps.data.snippets import SnippetReader
 
+    group = check_method(method)
+    if group not in scorer.maps:
+        raise missing_maps(scorer.path, method)
     results = []
     for snippet in SnippetReader(video, transform=scorer.frame_resizer()):
         results.extend(scorer([snippet]))
-    if not scorer.keep_attention:
-        raise InputError(f"{scorer.path}: the model has no self-guided attention (variant "
-                         f"nosga): there is no attention map to explain")
     return Explained(np.array([s for s, _ in results], np.float32),
-                     np.stack([a for _, a in results]), scorer.arch, scorer.prep.crop)
+                     np.stack([maps[group] for _, maps in results]), scorer.arch,
+                     scorer.prep.crop, scorer.prep.crop_mode, method)
 
 
 # -- attention peak vs anomaly boxes ------------------------------------------------------------
@@ -266,12 +298,17 @@ def frame_hits(att: np.ndarray, region, boxes) -> dict[str, float]:
 
 
 # -- command line -------------------------------------------------------------------------------
-def render_arguments(p: StepParser) -> None:
+def render_arguments(p: StepParser, *, method: bool = True) -> None:
     """The drawing options shared by the explain and report_explain steps (the keyword
-    arguments of :func:`~mist_steps.viz.explain_video.explain_video`)."""
+    arguments of :func:`~mist_steps.viz.explain_video.explain_video`); ``method``: offer
+    ``--method``."""
     p.add_argument("--videos", dest="videos_csv", required=True, help="dataset index videos.csv")
+    if method:
+        p.add_argument("--method", choices=list(MAP_GROUPS),
+                       help="sga: the self-guided attention map; cam: the anomalous class's "
+                       "activation map")
     p.add_argument("--scores", dest="scores_h5",
-                   help="test_scores.h5 of the run (its /attention maps)")
+                   help="test_scores.h5 of the run (its /attention and /cam maps)")
     p.add_argument("--model", dest="model_pt",
                    help="encoder_mist.pt, to recompute maps the score file lacks")
     p.add_argument("--boxes", dest="boxes_csv",

@@ -1,4 +1,5 @@
-"""One video explained: the MIST attention drawn on its frames (mp4) and a contact sheet (PNG)."""
+"""One video explained: a MIST map (SGA attention or CAM) drawn on its frames (mp4) and a contact
+sheet (PNG)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from mist_steps.data.video import open_video
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.viz.explain import (
+    MAP_TITLES,
     Explained,
     _Canvas,
     _recompute,
     _tiles,
+    check_method,
     read_boxes,
     read_gt_frames,
+    scored_frame_size,
     stored_explanation,
 )
 from mist_steps.viz.figures import pyplot, save_figure, shade_runs
@@ -30,24 +34,28 @@ log = logging.getLogger(__name__)
 
 def explain_video(video_id: str, videos_csv, out_mp4, out_png, *, scores_h5=None, model_pt=None,
                   boxes_csv=None, ground_truth_h5=None, threshold: float = 0.5,
-                  min_size: int = 192, tiles: int = 8, boxes=None) -> dict:
-    """Render ``video_id`` of ``videos_csv`` (module docstring, subcommand ``video``). Maps
-    come from ``scores_h5`` or, when it lacks the video, from ``model_pt``. Returns a summary:
-    video_id, frames, snippets, attention_max."""
+                  min_size: int = 192, tiles: int = 8, boxes=None, method: str = "sga") -> dict:
+    """Render ``video_id`` of ``videos_csv`` with the maps of ``method`` (``sga`` or ``cam``;
+    :mod:`mist_steps.viz.explain`). Maps come from ``scores_h5`` or, when it lacks the video,
+    from ``model_pt``. Returns a summary: video_id, method, frames, snippets, attention_max
+    (the largest map value)."""
+    check_method(method)
     table = read_video_table(videos_csv)
     rows = table[table["video_id"] == video_id]
     if rows.empty:
         raise InputError(f"{videos_csv}: no video {video_id!r}; choose a video_id listed there")
     row = rows.iloc[0]
     fps = None if math.isnan(row.fps) else float(row.fps)
-    ex = stored_explanation(scores_h5, video_id) if scores_h5 is not None else None
+    ex = stored_explanation(scores_h5, video_id, method) if scores_h5 is not None else None
     if ex is None:
         if model_pt is None:
             raise InputError(f"{scores_h5}: no scores for {video_id}; pass the model to "
                              f"recompute them (--model)")
         from mist_steps.inference.mist_scorer import MISTScorer
 
-        ex = _recompute(open_video(row.path, fps_for_frames=fps), MISTScorer(model_pt))
+        frame_size = scored_frame_size(scores_h5) if scores_h5 is not None else None
+        ex = _recompute(open_video(row.path, fps_for_frames=fps),
+                        MISTScorer(model_pt, frame_size=frame_size), method)
     if boxes is None and boxes_csv is not None:
         boxes = read_boxes(boxes_csv)
     video_boxes = (boxes or {}).get(video_id, {})
@@ -73,10 +81,10 @@ def explain_video(video_id: str, videos_csv, out_mp4, out_png, *, scores_h5=None
     write_mp4(out_mp4, frames(), fps or 25.0)
     _contact_sheet(out_png, video_id, str(row["class"]), ex, kept, fps=fps, gt=gt,
                    threshold=threshold, vmax=canvas.vmax)
-    log.info("%s: %d frames, %d snippets, attention max %.3f -> %s, %s", video_id, count,
-             len(ex.scores), canvas.vmax, out_mp4, out_png)
-    return {"video_id": video_id, "frames": count, "snippets": int(len(ex.scores)),
-            "attention_max": canvas.vmax}
+    log.info("%s: %d frames, %d snippets, %s max %.3f -> %s, %s", video_id, count,
+             len(ex.scores), method, canvas.vmax, out_mp4, out_png)
+    return {"video_id": video_id, "method": method, "frames": count,
+            "snippets": int(len(ex.scores)), "attention_max": canvas.vmax}
 
 
 def _contact_sheet(path, video_id: str, cls: str, ex: Explained, tiles: Mapping[int, np.ndarray],
@@ -105,8 +113,9 @@ def _contact_sheet(path, video_id: str, cls: str, ex: Explained, tiles: Mapping[
     ax.set(xlabel="time (s)" if fps else "frame", ylabel="anomaly score", ylim=(-0.02, 1.02),
            xlim=(0, len(ex.scores) * SNIPPET_LEN * unit))
     ax.legend(loc="upper right", fontsize=8, ncol=4)
-    note = (f"SGA attention over the encoder's crop, colours scaled to the video's max "
-            f"attention {vmax:.3f}; cyan: peak cell; green: anomaly box")
+    where = "the whole frame" if ex.crop_mode == "full" else "the encoder's crop"
+    note = (f"{MAP_TITLES[ex.method]} over {where}, colours scaled to the video's max "
+            f"{vmax:.3f}; cyan: peak cell; green: anomaly box")
     fig.suptitle(f"{video_id} ({cls})\n" + textwrap.fill(note, int(13 * 3.0 * cols)),
                  fontsize=9)
     save_figure(fig, path, dpi=80)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from mist_steps.data.preprocess import (
     CROP_MODES,
     DEFAULT_INPUT_SIZE,
+    FULL_FRAME,
     crop_boxes,
     resize_shape,
 )
@@ -38,7 +39,10 @@ Region = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels, x1
 
 def crop_region(arch: str, input_size: int | None, height: int, width: int,
                 crop_mode: str = "center") -> Region:
-    """Where the encoder's centre crop of a ``height`` x ``width`` frame lies in the frame."""
+    """Where the encoder's centre crop of a ``height`` x ``width`` frame lies in the frame
+    (crop mode 'full': the whole frame)."""
+    if crop_mode == FULL_FRAME:
+        return 0.0, 0.0, float(width), float(height)
     if crop_mode != "center":
         raise ValueError(f"the attention map of crop mode {crop_mode!r} has no single region; "
                          f"stage II scores one centre crop (choose from {list(CROP_MODES)[:1]})")
