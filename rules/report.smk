@@ -199,12 +199,12 @@ rule report_explain:
 
 rule attention_hits:
     """How often the peak of a map (method sga: SGA attention; cam: class activation map)
-    falls inside the rendered anomaly's box (synthetic benchmark), with its chance levels.
-    """
+    falls inside the anomaly's box (the synthetic benchmark's rendered boxes, or the dataset's
+    spatial_annotations), with its chance levels."""
     input:
         scores="results/{dataset}_{encoder}{variant}/test_scores.h5",
         videos="results/{dataset}/videos.csv",
-        boxes=synth_boxes,
+        boxes=anomaly_boxes,
     output:
         json="results/{dataset}_{encoder}{variant}/explain/hits_{method}.json",
         png=report(

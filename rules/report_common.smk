@@ -15,7 +15,8 @@ def report_pieces(dataset, encoder, full=False):
     ]
     if config["report"]["explain_videos"] > 0:
         pieces.append(f"results/report/{run}/explain")
-    if dataset_config(dataset)["format"] == "synth":
+    entry = dataset_config(dataset)
+    if entry["format"] == "synth" or "spatial_annotations" in entry:
         methods = explain_methods(
             SimpleNamespace(dataset=dataset, encoder=encoder, variant="")
         )
@@ -37,6 +38,15 @@ def synth_boxes(wildcards):
             f"benchmark (format synth) records where its anomalies are drawn"
         )
     return f"{synth_data(wildcards.dataset)}/anomaly_boxes.csv"
+
+
+def anomaly_boxes(wildcards):
+    """Where the test anomalies are: the synthetic benchmark's rendered boxes, or the
+    dataset's official spatial annotation (datasets.<name>.spatial_annotations)."""
+    entry = dataset_config(wildcards.dataset)
+    if entry["format"] != "synth" and "spatial_annotations" in entry:
+        return entry["spatial_annotations"]
+    return synth_boxes(wildcards)
 
 
 def explain_methods(wildcards):

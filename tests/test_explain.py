@@ -145,3 +145,19 @@ def test_cam_follows_the_official_definition():
     assert out.cam.shape == (2, 2, 3)  # the final map of a 64x96 input
     torch.testing.assert_close(out.cam, expected, atol=1e-5, rtol=1e-4)
     assert model.train()(x).cam is None  # training never computes it
+
+
+def test_official_spatial_boxes_give_the_same_measure(run, tmp_path):
+    """UCF-Crime's official boxes (pixels of 320x240 videos) are scaled to the decoded frame:
+    the synthetic test video's boxes written that way (its frames are 64x48) measure the same."""
+    boxes = {}
+    for line in run["boxes"].read_text().splitlines()[1:]:
+        vid, _, frame, *xyxy = line.split(",")
+        boxes.setdefault(vid, {})[int(frame)] = [5 * int(v) for v in xyxy]
+    spatial = tmp_path / "Test_Spatial_Annotation.npy"
+    np.save(spatial, np.array(boxes, dtype=object), allow_pickle=True)
+    csv_doc = attention_hits(run["scores"], run["index"], run["boxes"], tmp_path / "a.json")
+    npy_doc = attention_hits(run["scores"], run["index"], spatial, tmp_path / "b.json")
+    for key in ("peak_in_box", "peak_cell_holds_anomaly", "frames", "chance_cell_holds_anomaly"):
+        assert npy_doc[key] == csv_doc[key], key
+    assert npy_doc["box_area_share"] == pytest.approx(csv_doc["box_area_share"], abs=1e-3)

@@ -41,6 +41,16 @@ def _flags(run, step: str) -> dict[str, str]:
     return flags
 
 
+def _plan(tmp_path, dataset: str, target: str, ok: bool = True):
+    """A dry run of ``target`` over stand-in files of ``dataset`` (shell commands printed)."""
+    config = load_config(tiny=False)
+    _stand_in_dataset(config, dataset, tmp_path / "data" / dataset)
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "-n", "--printshellcmds", target)
+    assert (run.returncode == 0) == ok, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
 OFFICIAL_GENERATOR = {"--loss": "topk", "--topk": "7", "--steps": "3001", "--restarts": "1",
                       "--sub-bags": "32",
                       "--batch-normal": "40", "--batch-abnormal": "40", "--lr": "0.01",
@@ -69,11 +79,7 @@ OFFICIAL = {
 
 @pytest.mark.parametrize("dataset, encoder", sorted(OFFICIAL))
 def test_real_targets_plan_the_official_recipe(tmp_path, dataset, encoder):
-    config = load_config(tiny=False)
-    _stand_in_dataset(config, dataset, tmp_path / "data" / dataset)
-    write_config(tmp_path, config)
-    run = snakemake(tmp_path, "-n", "--printshellcmds", f"results/{dataset}_{encoder}_auc.json")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = _plan(tmp_path, dataset, f"results/{dataset}_{encoder}_auc.json")
     generator, finetune = OFFICIAL[dataset, encoder]
     planned = _flags(run, "train_generator")
     assert {k: planned.get(k) for k in generator} == generator
@@ -105,23 +111,14 @@ def test_synth_keeps_its_cpu_recipe(tmp_path):
 
 
 def test_a_variant_still_wins_over_the_dataset_recipe(tmp_path):
-    config = load_config(tiny=False)
-    _stand_in_dataset(config, "sht", tmp_path / "data" / "sht")
-    write_config(tmp_path, config)
-    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/sht_i3d-seed3_auc.json")
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = _plan(tmp_path, "sht", "results/sht_i3d-seed3_auc.json")
     planned = _flags(run, "finetune")
     assert planned["--seed"] == "3" and planned["--epochs"] == "301"
 
 
 @pytest.mark.parametrize("encoder", ["i3d", "c3d"])
 def test_released_pseudo_labels_replace_stage_one(tmp_path, encoder):
-    config = load_config(tiny=False)
-    _stand_in_dataset(config, "sht", tmp_path / "data" / "sht")
-    write_config(tmp_path, config)
-    target = f"results/sht_{encoder}-releasedpl_auc.json"
-    run = snakemake(tmp_path, "-n", "--printshellcmds", target)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = _plan(tmp_path, "sht", f"results/sht_{encoder}-releasedpl_auc.json")
     planned = _flags(run, "import_pseudo_labels")
     assert planned["--released"].endswith(f"resources/mist_official/SHT_{encoder.upper()}_PLs.npy")
     assert _flags(run, "finetune")["--pseudo-labels"] == (
@@ -131,9 +128,12 @@ def test_released_pseudo_labels_replace_stage_one(tmp_path, encoder):
 
 
 def test_released_pseudo_labels_need_the_datasets_file(tmp_path):
-    config = load_config(tiny=False)
-    _stand_in_dataset(config, "ucf", tmp_path / "data" / "ucf")
-    write_config(tmp_path, config)
-    run = snakemake(tmp_path, "-n", "results/ucf_i3d-releasedpl_auc.json")
-    assert run.returncode != 0
+    run = _plan(tmp_path, "ucf", "results/ucf_i3d-releasedpl_auc.json", ok=False)
     assert "datasets.ucf.released_pseudo_labels has no i3d file" in run.stdout + run.stderr
+
+
+def test_ucf_measures_its_maps_on_the_official_spatial_boxes(tmp_path):
+    run = _plan(tmp_path, "ucf", "results/ucf_i3d/explain/hits_cam.json")
+    planned = _flags(run, "attention_hits")
+    assert planned["--boxes"].endswith("resources/mist_official/Test_Spatial_Annotation.npy")
+    assert planned["--method"] == "cam"

@@ -1,5 +1,8 @@
 """Step attention_hits: how often the peak of a MIST map (SGA attention or CAM) falls on the
-synthetic anomaly boxes."""
+anomaly's boxes - the synthetic benchmark's rendered ``anomaly_boxes.csv``, or the official
+UCF-Crime spatial annotation ``Test_Spatial_Annotation.npy`` (one box per annotated frame, in
+pixels of the 320x240 videos: scaled to the decoded frame's size; frame indices as decoded,
+from 0)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
+from mist_steps.formats.official_files import SPATIAL_FRAME, read_spatial_boxes
 from mist_steps.formats.scores import ScoreFile
 from mist_steps.viz.explain import (
     HITS_FORMAT,
@@ -51,7 +55,7 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None,
     the bar chart ``out_png``)."""
     group = check_method(method)
     table = read_video_table(videos_csv)
-    boxes = read_boxes(boxes_csv)
+    boxes, reference = _load_boxes(boxes_csv)
     per_frame: list[tuple[str, dict]] = []
     peaks: Counter = Counter()
     videos = 0
@@ -71,10 +75,14 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None,
                 continue
             row = rows.loc[vid]
             fps = None if math.isnan(row.fps) else float(row.fps)
-            region = crop_region(str(root["arch"]), int(root["input_size"]),
-                                 *_frame_size(row.path, fps), str(root.get("crop_mode", "center")))
+            height, width = _frame_size(row.path, fps)
+            region = crop_region(str(root["arch"]), int(root["input_size"]), height, width,
+                                 str(root.get("crop_mode", "center")))
             videos += 1
+            scale = (1.0, 1.0) if reference is None else (width / reference[1],
+                                                          height / reference[0])
             for frame, frame_boxes in sorted(boxes[vid].items()):
+                frame_boxes = _scaled(frame_boxes, *scale)
                 i = frame // SNIPPET_LEN
                 if i < len(att):
                     per_frame.append((str(row["class"]), frame_hits(att[i], region, frame_boxes)))
@@ -87,8 +95,7 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None,
 
     classes = sorted({c for c, _ in per_frame})
     doc = {"format": HITS_FORMAT, "method": method, **means([m for _, m in per_frame]),
-           "frames": len(per_frame),
-           "videos": videos,
+           "frames": len(per_frame), "videos": videos,
            "per_class": {c: {**means([m for k, m in per_frame if k == c]),
                              "frames": sum(k == c for k, _ in per_frame)} for c in classes},
            "map_shape": list(map_shape), "peak_cells": dict(sorted(peaks.items())),
@@ -101,10 +108,21 @@ def attention_hits(scores_h5, videos_csv, boxes_csv, out_json, *, out_png=None,
         _hits_chart(out_png, doc)
     log.info("%s peak in the anomaly box in %.1f %% of %d annotated frames (chance: box "
              "area share %.1f %%, random cell %.1f %%) -> %s", MAP_TITLES[method],
-             100 * doc["peak_in_box"],
-             doc["frames"], 100 * doc["box_area_share"], 100 * doc["chance_cell_centre_in_box"],
-             out_json)
+             100 * doc["peak_in_box"], doc["frames"], 100 * doc["box_area_share"],
+             100 * doc["chance_cell_centre_in_box"], out_json)
     return doc
+
+
+def _scaled(boxes, sx: float, sy: float) -> list[tuple]:
+    """Boxes (x0, y0, x1, y1) in the annotation's pixels -> the decoded frame's."""
+    return [(x0 * sx, y0 * sy, x1 * sx, y1 * sy) for x0, y0, x1, y1 in boxes]
+
+
+def _load_boxes(path):
+    """``(video -> frame -> boxes, the (H, W) their pixels refer to or None: the frame's)``."""
+    if str(path).endswith(".npy"):
+        return read_spatial_boxes(path), SPATIAL_FRAME
+    return read_boxes(path), None
 
 
 def _hits_chart(path, doc: dict) -> None:
@@ -131,12 +149,13 @@ def _hits_chart(path, doc: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = StepParser(attention_hits, "How often the peak of MIST's SGA attention or CAM falls on "
-                   "the synthetic benchmark's anomaly boxes -> JSON (+ PNG).")
+                   "the anomaly boxes (synthetic or UCF-Crime's official) -> JSON (+ PNG).")
     p.add_argument("--scores", required=True, help="test_scores.h5 with /attention or /cam maps")
     p.add_argument("--method", choices=list(MAP_GROUPS),
                    help="sga: the self-guided attention maps; cam: the class activation maps")
     p.shared("videos")
-    p.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the benchmark")
+    p.add_argument("--boxes", required=True, help="anomaly_boxes.csv of the synthetic "
+                   "benchmark, or the official Test_Spatial_Annotation.npy of UCF-Crime")
     p.add_argument("--out", dest="out_json", required=True, help="output JSON")
     p.add_argument("--out-png", help="output bar chart (PNG)")
     p.run(argv)

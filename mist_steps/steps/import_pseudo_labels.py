@@ -1,7 +1,7 @@
 """Step: the authors' released pseudo labels as this workflow's pseudo-label file (stage II
 without stage I).
 
-Reads a released file (:mod:`mist_steps.formats.released_pseudo_labels`; the official code's
+Reads a released file (:mod:`mist_steps.formats.official_files`; the official code's
 ``data/SHT_I3D_PLs.npy`` and ``SHT_C3D_PLs.npy`` are shipped in ``resources/mist_official/``)
 and writes the ``mist-pseudo-labels-v1`` layout that :mod:`mist_steps.steps.pseudo_labels`
 writes, so fine-tuning and everything after it run unchanged:
@@ -37,7 +37,7 @@ from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.digest import file_sha256
-from mist_steps.formats.released_pseudo_labels import read_released_pseudo_labels
+from mist_steps.formats.official_files import read_released_pseudo_labels
 from mist_steps.formats.scores import PSEUDO_LABELS_FORMAT, ScoreWriter
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""The authors' released pseudo labels (resources/mist_official/, real files) imported as the
-pseudo-label file stage II reads; broken files refused with the file named."""
+"""The official code's files (resources/mist_official/, real files): the released pseudo labels
+imported as the pseudo-label file stage II reads, the UCF-Crime spatial boxes read; broken
+files refused with the file named."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import re
 import numpy as np
 import pytest
 
-from mist_steps.data.annotations import load_sht_mask, parse_sht_split
+from mist_steps.data.annotations import load_sht_mask, parse_sht_split, parse_ucf_temporal
 from mist_steps.errors import InputError
-from mist_steps.formats.released_pseudo_labels import read_released_pseudo_labels
+from mist_steps.formats.official_files import read_released_pseudo_labels, read_spatial_boxes
 from mist_steps.formats.scores import ScoreFile, read_pseudo_labels
 from mist_steps.steps.import_pseudo_labels import import_pseudo_labels, main
 
@@ -126,3 +127,27 @@ def test_command_line(resources, sht_videos, tmp_path, capsys):
     main(["--released", str(resources / "mist_official" / "SHT_I3D_PLs.npy"), "--videos",
           str(sht_videos), "--out", str(out)])
     assert len(read_pseudo_labels(out)) == 238
+
+
+def test_official_spatial_annotation_reads(resources, shared_data):
+    shipped = resources / "mist_official" / "Test_Spatial_Annotation.npy"
+    assert shipped.read_bytes() == (shared_data / "mist_official" / shipped.name).read_bytes()
+    boxes = read_spatial_boxes(shipped)
+    assert len(boxes) == 140 and all(v.endswith("_x264") for v in boxes)
+    assert sum(len(frames) for frames in boxes.values()) == 3102
+    assert boxes["Abuse028_x264"][180] == [(3.0, 83.0, 82.0, 150.0)]
+    corners = np.array([b for frames in boxes.values() for bs in frames.values() for b in bs])
+    assert corners[:, :2].min() >= 0 and corners[:, 2].max() <= 320 and corners[:, 3].max() <= 240
+    ucf_test = {e.video_id for e in parse_ucf_temporal(resources / "ucf_crime" /
+                                                       "Temporal_Anomaly_Annotation_New.txt")
+                if e.class_name != "Normal"}
+    assert set(boxes) <= ucf_test  # abnormal test videos of the official split
+
+
+def test_broken_spatial_annotation_is_refused(tmp_path):
+    path = _save(tmp_path / "boxes.npy", {"Abuse028_x264": {180: [10, 5, 3, 50]}})
+    with pytest.raises(InputError, match="is empty or not finite"):
+        read_spatial_boxes(path)
+    path = _save(tmp_path / "short.npy", {"Abuse028_x264": {180: [10, 5]}})
+    with pytest.raises(InputError, match=r"is not \[x1, y1, x2, y2\]"):
+        read_spatial_boxes(path)
