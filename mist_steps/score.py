@@ -7,8 +7,9 @@ FFmpeg opens (``rtsp://``, ``http://``, ``udp://``, ...); see :mod:`mist_steps.d
 frames are decoded as they arrive; every non-overlapping 16-frame snippet is scored as soon as
 its last frame is decoded, by the fine-tuned model exactly as the batch scoring step
 :mod:`mist_steps.steps.score_mist` scores test videos (:class:`~mist_steps.inference.mist_scorer.MISTScorer`:
-encoder, input size and attention come from the model file; one centre crop), and one JSON
-line per snippet goes to standard output, flushed at once::
+encoder, input size and attention come from the model file; one centre crop, or with
+``--frame-size H W`` the whole frame resized, as a dataset's ``test_frame`` scores it), and
+one JSON line per snippet goes to standard output, flushed at once::
 
     {"snippet": 3, "start_frame": 48, "end_frame": 63, "start_s": 1.92, "end_s": 2.56,
      "score": 0.812345, "alarm": true}
@@ -106,6 +107,7 @@ def _stats(rows: list[dict], latencies: list[float], frames: int, seconds: float
 def score_stream(model_pt, source: str, *, threshold: float = 0.5, out_csv=None,
                  format: str | None = None, options: dict | None = None,
                  timeout: float | None = None, threads: int = 1, device: str = "cpu",
+                 frame_size: tuple[int, int] | None = None,
                  emit: Callable[[str], None] = _print_line,
                  clock: Callable[[], float] = time.perf_counter) -> dict:
     """Score ``source`` snippet by snippet (module docstring); ``emit`` receives each JSON
@@ -118,20 +120,21 @@ def score_stream(model_pt, source: str, *, threshold: float = 0.5, out_csv=None,
     torch.set_num_threads(int(threads))
     try:
         return _score_stream(model_pt, source, threshold, out_csv, format, options, timeout,
-                             device, emit, clock)
+                             device, frame_size, emit, clock)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _score_stream(model_pt, source, threshold, out_csv, format, options, timeout, device, emit,
-                  clock) -> dict:
+def _score_stream(model_pt, source, threshold, out_csv, format, options, timeout, device,
+                  frame_size, emit, clock) -> dict:
     if not Path(model_pt).is_file():
         raise InputError(f"{model_pt}: model not found; --model takes a fine-tuned MIST model, "
                          f"results/<run>/encoder_mist.pt of a workflow run")
-    scorer = MISTScorer(model_pt, device=device, keep_attention=False)
-    log.info("model %s: %s at %d px, SGA %s, on %s", model_pt, scorer.arch, scorer.prep.crop,
+    scorer = MISTScorer(model_pt, device=device, keep_attention=False, frame_size=frame_size)
+    side = scorer.prep.frame_size or (scorer.prep.crop, scorer.prep.crop)
+    log.info("model %s: %s on %dx%d px, SGA %s, on %s", model_pt, scorer.arch, *side,
              "on" if scorer.use_sga else "off", scorer.device)
-    scorer.warm_up(scorer.prep.crop, scorer.prep.crop)
+    scorer.warm_up(*side)
     video = open_stream(source, format=format, options=options, timeout=timeout)
     log.info("reading %s (%s, %s fps%s)", video.path, video.container_format,
              f"{video.fps:g}" if video.fps else "unknown",
@@ -198,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=at_least(1), help="torch CPU threads (1: steady latency "
                    "beside other work; more help only on otherwise idle cores)")
     p.shared("device")
+    p.add_argument("--frame-size", type=at_least(32), nargs=2, metavar=("H", "W"),
+                   help="score the whole frame resized to H x W, no crop, as the workflow "
+                   "scores a dataset with test_frame (default: the model's centre crop)")
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         p.run(argv)

@@ -142,3 +142,26 @@ def test_cut_truncated_and_garbage_inputs(media, tmp_path, capsys):
     with _pipe(media["video"]) as source:  # an mp4 on a pipe
         code, out, err = _run(media, source, capsys)
     assert code == 2 and out == "" and "+faststart" in err, err
+
+
+def test_whole_frames_score_as_the_batch_step_scores_them(media, tmp_path, capsys):
+    """--frame-size: the whole frame resized, no crop - as score_mist with a dataset's
+    test_frame; the same scores line by line."""
+    torch.manual_seed(0)
+    model = MISTModel(build_encoder("i3d", 2), input_size=32)
+    with torch.no_grad():
+        model.head_c.weight.mul_(1e4)  # scores that move with the input
+    model_pt = tmp_path / "sharp.pt"
+    save_mist_model(model_pt, model, {"seed": 0})
+    index = media["root"] / "videos.csv"
+    runs = {}
+    for name, size in (("full", (64, 96)), ("crop", None)):
+        score_videos(model_pt, index, tmp_path / f"{name}.h5", batch_size=4, threads=1,
+                     frame_size=size)
+        with ScoreFile(tmp_path / f"{name}.h5") as sf:
+            runs[name] = sf.read("clip")
+    main(["--model", str(model_pt), "--threads", "1", "--frame-size", "64", "96",
+          str(media["video"])])
+    scores = [line["score"] for line in _lines(capsys.readouterr().out)]
+    np.testing.assert_allclose(scores, runs["full"], atol=2e-6)
+    assert np.abs(runs["full"] - runs["crop"]).max() > 1e-3  # not the centre crop's
