@@ -47,6 +47,25 @@ wildcard_constraints:
     variant="(-[a-z][a-z0-9]*)*",
 
 
+# Jobs of seconds (tables, metrics, figures, an import) run where Snakemake runs, not through a
+# cluster's scheduler (`--profile profiles/slurm`): queueing them would cost more than they do.
+localrules:
+    all,
+    import_pseudo_labels,
+    evaluate_generator,
+    evaluate_mist,
+    ablation_table,
+    seed_table,
+    robustness_table,
+    report_roc,
+    report_timelines,
+    report_losses,
+    report_runtimes,
+    report_ablations,
+    report_contents,
+    attention_hits,
+
+
 include: "rules/common.smk"
 include: "rules/flags.smk"
 include: "rules/synth.smk"

@@ -216,5 +216,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The ``mist-score`` command (``[project.scripts]``)."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    entry()

@@ -52,10 +52,19 @@ def test_metrics_by_hand(tmp_path):
     assert result["far_negative_frames"] == pytest.approx(1 / 4)  # only .75
     gap = (0.9 + 0.7 + 0.5) / 3 - (0.1 + 0.4 + 0.2 + 0.75) / 4
     assert result["score_gap"] == pytest.approx(gap)
+    # AP: ranked .9 P, .75 N, .7 P, .5 P -> precision at each positive 1, 2/3, 3/4 -> 29/36
+    assert result["ap"] == pytest.approx(29 / 36)
+    # XD-Violence's PR-AUC: trapezoids over (recall, precision) = (1, 3/4), (2/3, 2/3),
+    # (1/3, 1/2), (1/3, 1), (0, 1): 17/72 + 14/72 + 0 + 24/72
+    assert result["pr_auc"] == pytest.approx(55 / 72)
     # per class, with all normal videos: Fighting .9 .7 vs .2 .1 .4 -> 1; Running .5 vs .75 .1 .4
-    assert result["per_class"]["Fighting"] == {"auc": 1.0, "videos": 1, "frames": 48,
+    assert result["per_class"]["Fighting"] == {"auc": 1.0, "ap": 1.0, "pr_auc": 1.0,
+                                               "videos": 1, "frames": 48,
                                                "anomalous_frames": 32}
     assert result["per_class"]["Running"]["auc"] == pytest.approx(2 / 3)
+    # Running: .75 N then .5 P -> AP 1/2; PR points (1, 1/2), (0, 0), (0, 1) -> 1/4
+    assert result["per_class"]["Running"]["ap"] == pytest.approx(1 / 2)
+    assert result["per_class"]["Running"]["pr_auc"] == pytest.approx(1 / 4)
     assert result["counts"] == {"videos": 3, "normal_videos": 1, "abnormal_videos": 2,
                                 "frames": 112, "anomalous_frames": 48,
                                 "normal_video_frames": 32, "skipped": 0}
@@ -113,6 +122,8 @@ def test_single_class_ground_truth_gives_null_not_nan(tmp_path):
     assert result["auc"] is None and result["auc_abnormal"] is None
     assert result["score_gap"] is None and result["per_class"] == {}
     assert "only label 0" in result["notes"]["auc"] and "auc_abnormal" in result["notes"]
+    assert result["ap"] is None and result["pr_auc"] is None
+    assert result["notes"]["ap"].startswith("AP undefined: only label 0")
     assert result["far"] == 0.0
     text = (tmp_path / "auc.json").read_text()
     assert "NaN" not in text and json.loads(text)["auc"] is None

@@ -16,6 +16,13 @@ Output JSON (written atomically), keys:
 ``format``               "mist-evaluation-v1"
 ``auc``                  frame-level ROC AUC over all test videos (sklearn ``roc_auc_score``)
 ``auc_abnormal``         the same over the frames of abnormal test videos only
+``ap``                   frame-level average precision over all test videos (sklearn
+                         ``average_precision_score``: the step-wise area under the
+                         precision-recall curve)
+``pr_auc``               the area under the precision-recall curve as XD-Violence reports its
+                         "AP": sklearn ``auc(recall, precision)`` over
+                         ``precision_recall_curve`` (linear interpolation between its
+                         points; it can differ from ``ap`` either way)
 ``far``                  false-alarm rate: share of the frames of NORMAL test videos (label 0)
                          whose score is > ``threshold`` (the paper's FAR; the official
                          ``testing/test.py`` computes it on its ``normal_scores``)
@@ -25,10 +32,11 @@ Output JSON (written atomically), keys:
 ``threshold``            the threshold of both FARs
 ``score_gap``            mean score of anomalous frames - mean score of normal frames (all
                          test frames)
-``per_class``            {class: {auc, videos, frames, anomalous_frames}} for each class of the
-                         abnormal test videos; each class's AUC is over its abnormal videos
-                         plus ALL normal test videos (so every class has negatives from
-                         normal footage, as in the per-class numbers of the MIST code)
+``per_class``            {class: {auc, ap, pr_auc, videos, frames, anomalous_frames}} for each
+                         class of the abnormal test videos; each class's metrics are over its
+                         abnormal videos plus ALL normal test videos (so every class has
+                         negatives from normal footage, as in the per-class numbers of the
+                         MIST code)
 ``counts``               {videos, normal_videos, abnormal_videos, frames, anomalous_frames,
                          normal_video_frames, skipped}
 ``skipped``              [{video_id, reason}] test videos left out (from ``skipped_csv``)
@@ -51,7 +59,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import auc as area_under
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.cli import StepParser
@@ -78,6 +87,18 @@ def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> tuple[float | None, s
         what = "no frames" if present.size == 0 else f"only label {int(present[0])}"
         return None, f"AUC undefined: {what} in the ground truth of these frames"
     return float(roc_auc_score(labels, scores)), None
+
+
+def precision_or_none(labels: np.ndarray, scores: np.ndarray
+                      ) -> tuple[float | None, float | None, str | None]:
+    """(average precision, XD-Violence's PR-AUC), or (None, None, reason) when the labels
+    hold a single class."""
+    value, note = auc_or_none(labels, scores)
+    if value is None:
+        return None, None, note.replace("AUC undefined", "AP undefined")
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    return (float(average_precision_score(labels, scores)),
+            float(area_under(recall, precision)), None)
 
 
 def _mean_or_none(x: np.ndarray) -> float | None:
@@ -137,6 +158,9 @@ def compute_metrics(videos: Mapping[str, tuple[int, str, np.ndarray, np.ndarray]
     auc, note = auc_or_none(y, s)
     if note:
         notes["auc"] = note
+    ap, pr_auc, note = precision_or_none(y, s)
+    if note:
+        notes["ap"] = notes["pr_auc"] = note
     auc_abn, note = auc_or_none(cat(abn_v, 2), cat(abn_v, 3))
     if note:
         notes["auc_abnormal"] = note
@@ -155,14 +179,17 @@ def compute_metrics(videos: Mapping[str, tuple[int, str, np.ndarray, np.ndarray]
     per_class = {}
     for cls in sorted({v[1] for v in abn_v}):
         members = [v for v in abn_v if v[1] == cls]
-        c_auc, note = auc_or_none(cat(members + nor_v, 2), cat(members + nor_v, 3))
+        c_y, c_s = cat(members + nor_v, 2), cat(members + nor_v, 3)
+        c_auc, note = auc_or_none(c_y, c_s)
+        c_ap, c_pr, _ = precision_or_none(c_y, c_s)
         if note:
             notes[f"per_class.{cls}"] = note
-        per_class[cls] = {"auc": c_auc, "videos": len(members),
+        per_class[cls] = {"auc": c_auc, "ap": c_ap, "pr_auc": c_pr, "videos": len(members),
                           "frames": int(sum(v[2].size for v in members)),
                           "anomalous_frames": int(sum(v[2].sum() for v in members))}
     return {
-        "auc": auc, "auc_abnormal": auc_abn, "far": far, "far_negative_frames": far_neg,
+        "auc": auc, "auc_abnormal": auc_abn, "ap": ap, "pr_auc": pr_auc,
+        "far": far, "far_negative_frames": far_neg,
         "threshold": float(threshold), "score_gap": gap, "per_class": per_class,
         "counts": {"videos": len(all_v), "normal_videos": len(nor_v),
                    "abnormal_videos": len(abn_v), "frames": int(y.size),
@@ -209,9 +236,10 @@ def evaluate(scores_h5, ground_truth_h5, videos_csv, out_json, *, skipped_csv=No
                          f"({err})") from None
     write_text(out_json, text)
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-    log.info("AUC %s (abnormal videos %s), FAR %s, gap %s over %d test videos (%d skipped) -> "
-             "%s", fmt(result["auc"]), fmt(result["auc_abnormal"]), fmt(result["far"]),
-             fmt(result["score_gap"]), result["counts"]["videos"], len(skipped), out_json)
+    log.info("AUC %s (abnormal videos %s), AP %s, FAR %s, gap %s over %d test videos (%d "
+             "skipped) -> %s", fmt(result["auc"]), fmt(result["auc_abnormal"]),
+             fmt(result["ap"]), fmt(result["far"]), fmt(result["score_gap"]),
+             result["counts"]["videos"], len(skipped), out_json)
     return result
 
 

@@ -3,7 +3,7 @@ steps named below, each writing PNG figures (matplotlib, atomically) with titles
 
 ``report_roc``
                frame-level ROC curves of one run's test videos: the generator alone (stage I)
-               and MIST (stage II), AUC in the legend, chance diagonal. Frames and labels as
+               and MIST (stage II), AUC and AP in the legend, chance diagonal. Frames and labels as
                :mod:`mist_steps.evaluation.metrics` builds them (each clip's score repeated over its 16
                frames against ``ground_truth.h5``), over the test videos both score files hold.
 ``report_timelines``
@@ -99,7 +99,7 @@ def frame_pairs(clip_scores: dict[str, np.ndarray], labels: dict[str, np.ndarray
 # -- ROC ----------------------------------------------------------------------------------------
 def plot_roc(generator_h5, mist_h5, ground_truth_h5, videos_csv, out_png, *, run: str) -> dict:
     """ROC curves of the generator and MIST (module docstring); returns their AUCs."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
     test = _test_rows(videos_csv)
     ids = list(test["video_id"])
@@ -121,7 +121,9 @@ def plot_roc(generator_h5, mist_h5, ground_truth_h5, videos_csv, out_png, *, run
                              f"curve needs anomalous and normal frames")
         fpr, tpr, _ = roc_curve(y, s)
         aucs[name] = float(roc_auc_score(y, s))
-        ax.plot(fpr, tpr, color=colour, lw=2, label=f"{name} (AUC {aucs[name]:.3f})")
+        ap = float(average_precision_score(y, s))
+        ax.plot(fpr, tpr, color=colour, lw=2,
+                label=f"{name} (AUC {aucs[name]:.3f}, AP {ap:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance (AUC 0.5)")
     ax.set(xlabel="false positive rate (frames)", ylabel="true positive rate (frames)",
            xlim=(0, 1), ylim=(0, 1.01), aspect="equal",
