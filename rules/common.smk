@@ -351,6 +351,18 @@ def imported_features(dataset, encoder):
     return imported[encoder]
 
 
+def imported_flags(dataset, encoder):
+    """The feature lists and the feature kind of an import, as flags (none: a folder scan)."""
+    entry = imported_features(dataset, encoder)
+    lists = entry.get("list")
+    return cli_flags(
+        {
+            "lists": [lists] if isinstance(lists, str) else lists,
+            "feature": entry.get("feature"),
+        }
+    )
+
+
 def dataset_regex(imported):
     """Wildcard pattern of the datasets whose features are imported (or extracted)."""
     names = [

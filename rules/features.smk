@@ -98,8 +98,10 @@ rule import_features:
         )["crop_mode"],
         on_missing=config["extract"]["on_bad_video"],
         dtype=config["extract"]["dtype"],
+        listed=lambda wildcards: imported_flags(wildcards.dataset, wildcards.encoder),
     shell:
         "python -m mist_steps.steps.import_features --videos {input.videos:q}"
         " --features {params.folder:q} --out {output.features:q} --encoder {wildcards.encoder}"
         " --crop-mode {params.crop_mode} --on-missing {params.on_missing}"
-        " --skipped-out {output.skipped:q} --dtype {params.dtype} > {log:q} 2>&1"
+        " --skipped-out {output.skipped:q} --dtype {params.dtype} {params.listed}"
+        " > {log:q} 2>&1"

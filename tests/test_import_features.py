@@ -156,3 +156,79 @@ def test_inconsistent_files(tmp_path, videos, case, match):
     with pytest.raises(InputError, match=match):
         import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode=crop_mode)
     assert not (tmp_path / "f.h5").exists()
+
+
+# -- feature lists (RTFM, XD-Violence) and other names -------------------------------------------
+
+
+def test_video_features_rgb_naming(tmp_path, videos):
+    src = tmp_path / "video_features"
+    src.mkdir()
+    for v in IDS:
+        np.save(src / f"{v}_rgb.npy", _features(v, 0))  # v-iashin/video_features: [T, D]
+    summary = import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode="center")
+    assert summary["videos"] == 3
+
+
+def test_real_lists_parse_and_name_the_official_splits(resources, shared_data):
+    """The RTFM and XD-Violence list files as published (Windows and POSIX paths)."""
+    from mist_steps.data.annotations import parse_sht_split, parse_ucf_train_list
+    from mist_steps.data.feature_files import _video_of, read_feature_list
+
+    def ids(name, known):
+        listed = read_feature_list(shared_data / name)
+        return [_video_of(n[:-4], known, "i3d")[0] for _, n in listed]
+
+    ucf = {e.video_id for e in parse_ucf_train_list(resources / "ucf_crime" / "Anomaly_Train.txt")}
+    assert sorted(ids("rtfm/ucf-i3d.list", ucf)) == sorted(ucf)  # G:\...\<video>_i3d.npy
+    sht = {e.name for e in parse_sht_split(resources / "shanghaitech" / "SH_Train_new.txt",
+                                           with_frames=False)}
+    assert sorted(ids("rtfm/shanghai-i3d-train-10crop.list", sht)) == sorted(sht)
+    xd = read_feature_list(shared_data / "xd_violence" / "rgb.list")
+    videos = {n.rsplit("__", 1)[0] for _, n in xd}
+    assert len(xd) == 19770 and len(videos) == 3954  # 5 crops each
+    crops = {v: {int(n.rsplit("__", 1)[1][:-4]) for _, n in xd if n.startswith(v + "__")}
+             for v in list(videos)[:20]}
+    assert all(c == {0, 1, 2, 3, 4} for c in crops.values())
+    assert len(read_feature_list(shared_data / "xd_violence" / "rgb_test.list")) == 4000
+
+
+def test_listed_files_import_from_a_local_folder(tmp_path, videos):
+    """Lines of another machine's paths (Windows and POSIX), found here by file name; the
+    folder's other files are not imported."""
+    src = tmp_path / "downloads"
+    src.mkdir()
+    arrays = {v: _features(v, 10) for v in IDS}
+    for v, x in arrays.items():
+        np.save(src / f"{v}_i3d.npy", x)
+    listed = tmp_path / "ucf-i3d.list"
+    listed.write_text(f"G:\\UCF_Train_ten_crop_i3d\\{IDS[0]}_i3d.npy\n\n"
+                      f"/home/yu/UCF_Test_ten_crop_i3d/{IDS[2]}_i3d.npy\n")
+    out = tmp_path / "f.h5"
+    summary = import_features(videos, src, out, encoder="i3d", crop_mode="ten",
+                              on_missing="skip", feature_lists=[listed], feature="i3d-resnet50")
+    assert summary["videos"] == 2 and summary["skipped"] == 1  # Normal_Videos_003 not listed
+    assert list_videos(out) == [IDS[0], IDS[2]] and read_attrs(out)["feature"] == "i3d-resnet50"
+    assert np.array_equal(read_features(out, IDS[2]), arrays[IDS[2]])
+    main(["--videos", str(videos), "--features", str(src), "--out", str(tmp_path / "g.h5"),
+          "--encoder", "i3d", "--crop-mode", "ten", "--on-missing", "skip", "--lists",
+          str(listed)])
+    assert list_videos(tmp_path / "g.h5") == [IDS[0], IDS[2]]
+
+
+@pytest.mark.parametrize("line, match", [
+    ("/x/Other999_x264_i3d.npy", r"line 2: Other999_x264_i3d.npy names no video"),
+    ("/x/Shooting002_x264_i3d.npy", r"line 2: Shooting002_x264_i3d.npy is in none of"),
+    ("/x/Abuse001_x264_i3d.npy", r"line 2: Abuse001_x264_i3d.npy is listed again \(line 1\)"),
+    ("/x/readme.txt", r"line 2: '/x/readme.txt' is not the path of a .npy file"),
+])
+def test_list_mismatches_name_the_line(tmp_path, videos, line, match):
+    src = tmp_path / "downloads"
+    src.mkdir()
+    np.save(src / f"{IDS[0]}_i3d.npy", _features(IDS[0], 10))
+    listed = tmp_path / "x.list"
+    listed.write_text(f"C:\\f\\{IDS[0]}_i3d.npy\n{line}\n")
+    with pytest.raises(InputError, match=match) as err:
+        import_features(videos, src, tmp_path / "f.h5", encoder="i3d", crop_mode="ten",
+                        feature_lists=[listed])
+    assert str(listed) in str(err.value)

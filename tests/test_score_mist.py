@@ -199,24 +199,25 @@ def test_cli(tmp_path, videos, i3d, capsys):
 
 
 def test_whole_non_square_frames_score_with_maps_of_their_shape(i3d, videos, tmp_path):
-    """The official I3D test input: the whole frame resized (here 112x144), no crop - one
-    score and one non-square attention map per snippet, equal to the model's own output."""
+    """The official I3D test input: the whole frame resized (here 64x96), no crop - one
+    score and one non-square attention map and CAM per snippet, equal to the model's own
+    output."""
     index, paths = videos
     out = tmp_path / "full.h5"
     main(["--model", str(i3d), "--videos", str(index), "--out", str(out), "--split", "test",
-          "--frame-size", "112", "144", "--threads", "1"])
+          "--frame-size", "64", "96", "--threads", "1"])
     model, _ = load_mist_model(i3d)
-    prep = Preprocess("i3d", SIZE, "full", (112, 144))
+    prep = Preprocess("i3d", SIZE, "full", (64, 96))
     with ScoreFile(out) as sf:
-        assert sf.attrs()["crop_mode"] == "full" and sf.attrs()["frame_size"] == "112x144"
+        assert sf.attrs()["crop_mode"] == "full" and sf.attrs()["frame_size"] == "64x96"
         for vid in ("A1", "N1"):
-            scores, att = sf.read(vid), sf.read(vid, "attention")
+            scores, att, cam = sf.read(vid), sf.read(vid, "attention"), sf.read(vid, "cam")
             n = VIDEOS[vid][0] // 16
-            assert scores.shape == (n,) and att.shape == (n, 4, 5)  # ceil(112/32), ceil(144/32)
+            assert scores.shape == (n,) and att.shape == cam.shape == (n, 2, 3)  # 64/32, 96/32
             resize = prep.frame_resizer()
             frames = [resize(f) for f in open_video(paths[vid]).iter_frames()]
             x = prep.clips([np.stack(frames[16 * i:16 * i + 16]) for i in range(n)])
-            assert x.shape == (n, 3, 16, 112, 144)
+            assert x.shape == (n, 3, 16, 64, 96)
             with torch.inference_mode():
                 expected = model.eval().score(x).numpy(), model(x).attention.numpy()
             np.testing.assert_allclose(scores, expected[0], atol=1e-5)

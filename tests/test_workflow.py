@@ -400,3 +400,28 @@ def test_precomputed_features_are_imported_without_videos(tmp_path):
     with h5py.File(tmp_path / "results/mini_i3d/features_vanilla.h5") as f:
         assert {vid: f["features"][vid].shape[0] for vid in f["features"]} == clips
         assert f["features"]["Abuse028_x264"].shape == (5, 10, 1024)
+
+    # The same videos from RTFM-style list files (another machine's Windows paths, files found
+    # here by name) of 2048-d I3D-ResNet50 features: imported as they are, and stage I trains
+    # on that dimension.
+    rtfm = data / "rtfm"
+    rtfm.mkdir()
+    for vid, n in clips.items():
+        np.save(rtfm / f"{vid}_i3d.npy", rng.random((n, 10, 2048), dtype=np.float32))
+    lists = [data / "ucf-i3d.list", data / "ucf-i3d-test.list"]
+    lists[0].write_text("G:\\UCF_Train_ten_crop_i3d\\Abuse001_x264_i3d.npy\n"
+                        "G:\\UCF_Train_ten_crop_i3d\\Normal_Videos001_x264_i3d.npy\n")
+    lists[1].write_text("/home/yu/UCF_Test/Abuse028_x264_i3d.npy\n"
+                        "/home/yu/UCF_Test/Normal_Videos_003_x264_i3d.npy\n")
+    config["generator"]["restarts"] = 1  # one generator is enough to show the dimension
+    config["datasets"]["mini"]["features"]["i3d"] = {
+        "list": [str(p) for p in lists], "dir": str(rtfm), "crop_mode": "ten",
+        "feature": "i3d-resnet50"}
+    write_config(tmp_path, config)
+    run = snakemake(tmp_path, "--cores", "1", "results/mini_i3d/generator.pt")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with h5py.File(tmp_path / "results/mini_i3d/features_vanilla.h5") as f:
+        assert f["features"]["Abuse028_x264"].shape == (5, 10, 2048)
+        assert f.attrs["feature"] == "i3d-resnet50"
+    generator = torch.load(tmp_path / "results/mini_i3d/generator.pt", weights_only=True)
+    assert generator["config"]["dim"] == 2048

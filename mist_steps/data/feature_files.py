@@ -1,5 +1,8 @@
-"""Precomputed feature files on disk (RTFM ``<video>_i3d.npy``, DeepMIL ``<video>__<k>.npy``):
-finding and loading them per video.
+"""Precomputed feature files on disk (RTFM ``<video>_i3d.npy``, DeepMIL / XD-Violence
+``<video>__<k>.npy``, v-iashin/video_features ``<video>_rgb.npy``): finding them per video -
+by a folder scan, or through the community's list files (RTFM ``list/*.list``, XD-Violence
+``rgb.list``: one path a line, Windows or POSIX, rebased onto a local folder by file name) -
+and loading them.
 """
 
 from __future__ import annotations
@@ -23,10 +26,46 @@ _LIST = 5  # names shown in messages
 def _whole_candidates(stem: str, encoder: str) -> list[str]:
     """Video ids a per-video file stem may stand for, most literal first."""
     out = [stem]
-    for suffix in dict.fromkeys((f"_{encoder}", "_i3d", "_c3d")):
+    for suffix in dict.fromkeys((f"_{encoder}", "_i3d", "_c3d", "_rgb")):
         if stem.endswith(suffix) and len(stem) > len(suffix):
             out.append(stem[: -len(suffix)])
     return out
+
+
+def _folders(folders: Sequence) -> list[Path]:
+    out = [Path(f) for f in folders]
+    for folder in out:
+        if not folder.is_dir():
+            raise InputError(f"{folder}: feature folder not found; point the import at the "
+                             f"folder(s) holding the downloaded .npy files")
+    return out
+
+
+def _video_of(stem: str, ids: set, encoder: str) -> tuple[str | None, int | None]:
+    """(video id, crop or None for a whole-video file) a file stem stands for, or (None, None)."""
+    m = _PER_CROP.match(stem)
+    if m and m["video"] in ids:
+        return m["video"], int(m["crop"])
+    return next((c for c in _whole_candidates(stem, encoder) if c in ids), None), None
+
+
+def _add(found: dict, path: Path, video: str, crop: int | None) -> None:
+    """File ``path`` for ``video`` (crop ``crop`` or the whole video), refusing a second one."""
+    entry = found.get(video)
+    if crop is not None:
+        entry = found.setdefault(video, {})
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: video {video} has both a per-crop file and a "
+                             f"whole-video file ({entry[0]}); keep one layout")
+        if crop in entry:
+            raise InputError(f"{path} and {entry[crop]}: two files for crop {crop} of video "
+                             f"{video}; remove one")
+        entry[crop] = path
+    elif entry is not None:
+        first = entry[0] if isinstance(entry, list) else next(iter(entry.values()))
+        raise InputError(f"{path} and {first}: two feature files for video {video}; remove one")
+    else:
+        found[video] = [path]
 
 
 def find_feature_files(folders: Sequence, video_ids, encoder: str) -> tuple[dict, list[Path]]:
@@ -37,35 +76,61 @@ def find_feature_files(folders: Sequence, video_ids, encoder: str) -> tuple[dict
     ids = set(video_ids)
     found: dict[str, list[Path] | dict[int, Path]] = {}
     unmatched: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise InputError(f"{folder}: feature folder not found; point the import at the "
-                             f"folder(s) holding the downloaded .npy files")
+    for folder in _folders(folders):
         for path in sorted(folder.rglob("*.npy")):
-            m = _PER_CROP.match(path.stem)
-            if m and m["video"] in ids:
-                video, crop = m["video"], int(m["crop"])
-                entry = found.setdefault(video, {})
-                if not isinstance(entry, dict):
-                    raise InputError(f"{path}: video {video} has both a per-crop file and a "
-                                     f"whole-video file ({entry[0]}); keep one layout")
-                if crop in entry:
-                    raise InputError(f"{path} and {entry[crop]}: two files for crop {crop} of "
-                                     f"video {video}; remove one")
-                entry[crop] = path
-                continue
-            video = next((c for c in _whole_candidates(path.stem, encoder) if c in ids), None)
+            video, crop = _video_of(path.stem, ids, encoder)
             if video is None:
                 unmatched.append(path)
-                continue
-            if video in found:
-                other = found[video]
-                first = other[0] if isinstance(other, list) else next(iter(other.values()))
-                raise InputError(f"{path} and {first}: two feature files for video {video}; "
-                                 f"remove one")
-            found[video] = [path]
+            else:
+                _add(found, path, video, crop)
     return found, unmatched
+
+
+def read_feature_list(path) -> list[tuple[int, str]]:
+    """``(line number, file name)`` of each path of a feature list (RTFM ``*.list``,
+    XD-Violence ``rgb.list``): the name after the last ``/`` or ``\\`` (Windows paths too),
+    which must end in ``.npy``; blank lines are skipped, a name listed twice is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: feature list not found")
+    names: dict[str, int] = {}
+    for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        name = re.split(r"[\\/]", line)[-1]
+        if not name.endswith(".npy"):
+            raise InputError(f"{path}, line {lineno}: {line!r} is not the path of a .npy file; "
+                             f"a feature list has one path a line")
+        if name in names:
+            raise InputError(f"{path}, line {lineno}: {name} is listed again (line "
+                             f"{names[name]})")
+        names[name] = lineno
+    if not names:
+        raise InputError(f"{path}: the feature list is empty")
+    return [(n, name) for name, n in names.items()]
+
+
+def find_listed_files(lists: Sequence, folders: Sequence, video_ids, encoder: str) -> dict:
+    """The files of feature lists (:func:`read_feature_list`), each found by its name in the
+    first of ``folders`` that holds it: ``{video_id: [path] or {crop: path}}``. A listed name
+    that is no video of ``video_ids``, or that no folder holds, is an error naming the list's
+    line."""
+    ids, folders = set(video_ids), _folders(folders)
+    found: dict[str, list[Path] | dict[int, Path]] = {}
+    for list_path in lists:
+        for lineno, name in read_feature_list(list_path):
+            where = f"{list_path}, line {lineno}"
+            video, crop = _video_of(name[:-len(".npy")], ids, encoder)
+            if video is None:
+                raise InputError(f"{where}: {name} names no video of the dataset's index; use "
+                                 f"the lists of this dataset (or index the videos it names)")
+            file = next((f / name for f in folders if (f / name).is_file()), None)
+            if file is None:
+                raise InputError(f"{where}: {name} is in none of {', '.join(map(str, folders))}; "
+                                 f"download it there (files are found by name)")
+            _add(found, file, video, crop)
+    return found
 
 
 def _load(path: Path, digest) -> np.ndarray:

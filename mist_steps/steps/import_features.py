@@ -8,7 +8,16 @@ on it unchanged. Accepted layouts, found recursively under the given folders:
   ``<video>_<encoder>.npy``, ``<video>.npy``) of shape ``[T, n_crops, D]`` (10-crop), or
   ``[T, D]`` (stored as one crop);
 * one file per crop: ``<video>__<k>.npy`` for k = 0..K-1, each ``[T, D]`` (crop k of the
-  stored array, e.g. XD-Violence's ``__0`` .. ``__4``).
+  stored array, e.g. XD-Violence's ``__0`` .. ``__4``);
+* v-iashin/video_features' ``<video>_rgb.npy`` (as the first layout).
+
+Or, with ``feature_lists``, exactly the files of the community's list files (RTFM
+``list/ucf-i3d.list``, ``shanghai-i3d-*-10crop.list``; XD-Violence ``rgb.list``,
+``rgb_test.list``): one path a line, Windows or POSIX, each found by its file name in the
+given folders (:func:`mist_steps.data.feature_files.find_listed_files`). A listed name that is no
+video of ``videos.csv``, or that is not in the folders, is an error naming the list's line.
+Features of another encoder (RTFM's 2048-d I3D-ResNet50) import as they are: ``feature``
+records what they are, and the generator takes any dimension.
 
 File names are matched to the ``video_id`` column of ``videos.csv`` after removing those
 suffixes; files of other videos are ignored (and counted in the log). A listed video without a
@@ -39,6 +48,7 @@ from mist_steps.data.feature_files import (
     _LIST,
     ON_MISSING,
     find_feature_files,
+    find_listed_files,
     load_video_features,
 )
 from mist_steps.data.preprocess import CROP_MODES, DEFAULT_INPUT_SIZE
@@ -73,9 +83,10 @@ def _skipped(table, found: dict, folders: list, videos_csv, on_missing: str) -> 
 def import_features(videos_csv, feature_dirs, out_h5, *, encoder: str, crop_mode: str,
                     input_size: int | None = None, feature: str = "feature",
                     on_missing: str = "error", skipped_csv=None, dtype: str = "float16",
-                    weights_sha256: str | None = None) -> dict:
+                    weights_sha256: str | None = None, feature_lists=None) -> dict:
     """Import the ``.npy`` features under ``feature_dirs`` (a folder or a list of folders) for
-    the videos of ``videos_csv`` into ``out_h5``.
+    the videos of ``videos_csv`` into ``out_h5`` - all of them, or with ``feature_lists`` (list
+    files) the listed ones (module docstring).
 
     ``encoder`` / ``crop_mode`` / ``input_size`` / ``feature`` / ``weights_sha256`` describe
     how the features were made and become the file's attributes (``input_size`` defaults to
@@ -91,7 +102,11 @@ def import_features(videos_csv, feature_dirs, out_h5, *, encoder: str, crop_mode
         raise ValueError("encoder must be named")
     folders = [feature_dirs] if isinstance(feature_dirs, str | Path) else list(feature_dirs)
     table = read_video_table(videos_csv).sort_values("video_id", ignore_index=True)
-    found, unmatched = find_feature_files(folders, table["video_id"], encoder)
+    if feature_lists:
+        found = find_listed_files(feature_lists, folders, table["video_id"], encoder)
+        unmatched = []
+    else:
+        found, unmatched = find_feature_files(folders, table["video_id"], encoder)
     if unmatched:
         log.warning("%d .npy file(s) match no video of %s and are ignored, e.g. %s",
                     len(unmatched), videos_csv, [p.name for p in unmatched[:_LIST]])
@@ -143,7 +158,11 @@ def main(argv: list[str] | None = None) -> None:
                    "file.")
     p.shared("videos")
     p.add_argument("--features", dest="feature_dirs", required=True, nargs="+", metavar="DIR",
-                   help="folder(s) searched recursively for the .npy files")
+                   help="folder(s) searched recursively for the .npy files (with --lists: "
+                   "where the listed files are, by name)")
+    p.add_argument("--lists", dest="feature_lists", nargs="+", metavar="LIST",
+                   help="feature list file(s) (RTFM *.list, XD-Violence rgb.list): import "
+                   "exactly the files they name")
     p.add_argument("--out", dest="out_h5", required=True, help="output feature file (.h5)")
     p.add_argument("--encoder", required=True,
                    help="encoder the features come from, e.g. i3d or c3d (recorded)")
