@@ -114,7 +114,7 @@ rule ablation_table:
 
 
 rule seed_table:
-    """Generator-only vs MIST AUC over config `seeds` (mean ± std), for the README."""
+    """Generator-only vs MIST AUC over config `seeds` (mean ± std), as a Markdown table."""
     input:
         generator=lambda wildcards: seed_metrics(wildcards, "_generator_auc.json"),
         mist=lambda wildcards: seed_metrics(wildcards, "_auc.json"),

@@ -41,10 +41,12 @@ def _flags(run, step: str) -> dict[str, str]:
     return flags
 
 
-def _plan(tmp_path, dataset: str, target: str, ok: bool = True):
-    """A dry run of ``target`` over stand-in files of ``dataset`` (shell commands printed)."""
+def _plan(tmp_path, dataset: str | None, target: str, ok: bool = True):
+    """A dry run of ``target`` (shell commands printed), over stand-in files of ``dataset``
+    (None: a rendered dataset, nothing to stand in for)."""
     config = load_config(tiny=False)
-    _stand_in_dataset(config, dataset, tmp_path / "data" / dataset)
+    if dataset is not None:
+        _stand_in_dataset(config, dataset, tmp_path / "data" / dataset)
     write_config(tmp_path, config)
     run = snakemake(tmp_path, "-n", "--printshellcmds", target)
     assert (run.returncode == 0) == ok, run.stdout[-3000:] + run.stderr[-3000:]
@@ -95,9 +97,7 @@ def test_real_targets_plan_the_official_recipe(tmp_path, dataset, encoder):
 
 
 def test_synth_keeps_its_cpu_recipe(tmp_path):
-    write_config(tmp_path, load_config(tiny=False))
-    run = snakemake(tmp_path, "-n", "--printshellcmds", "results/synth_i3d_auc.json")
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = _plan(tmp_path, None, "results/synth_i3d_auc.json")
     planned = _flags(run, "train_generator")
     assert planned["--steps"] == "300" and planned["--loss"] == "paper"
     assert planned["--restarts"] == "5"
@@ -137,3 +137,13 @@ def test_ucf_measures_its_maps_on_the_official_spatial_boxes(tmp_path):
     planned = _flags(run, "attention_hits")
     assert planned["--boxes"].endswith("resources/mist_official/Test_Spatial_Annotation.npy")
     assert planned["--method"] == "cam"
+
+
+def test_the_smoke_target_plans_a_tiny_run(tmp_path):
+    """The README's one-minute smoke run: the whole chain, tiny settings of its own."""
+    run = _plan(tmp_path, None, "results/smoke_i3d_auc.json")
+    generator = _flags(run, "train_generator")
+    assert generator["--steps"] == "20" and generator["--restarts"] == "1"
+    assert _flags(run, "finetune")["--epochs"] == "2"
+    shards = [line for line in run.stdout.splitlines() if "steps.extract_shard " in line]
+    assert len(shards) == 2 and all("--input-size 32" in line for line in shards)

@@ -38,7 +38,7 @@ A crop smaller than the frame zooms in: people look larger and move more pixels 
 Where speed is what makes an anomaly (the synthetic benchmark's Running, its brisk-walker
 look-alike), that contradicts the labels; the synthetic default therefore keeps the whole
 frame (``crop_scales`` [1.0], flips only): test AUC 0.749 / 0.753 / 0.748 against 0.724 /
-0.753 / 0.753 with the multi-scale crops (10 epochs, seeds 0-2; README).
+0.753 / 0.753 with the multi-scale crops (10 epochs, seeds 0-2; docs/synthetic-results-history.md).
 
 Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
 ``ceil(max(n_normal, n_abnormal) / (batch_size / 2))`` batches, the smaller pool is cycled.

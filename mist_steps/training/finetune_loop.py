@@ -30,7 +30,7 @@ blocks before it stay frozen as above for the whole run (weights and BatchNorm s
 so no gradient flows through them and a step costs about 0.6x a full one (I3D, 64 px,
 mixed_5b; 0.75x from mixed_4b). The paper fine-tunes the whole encoder (``train_from`` None);
 the synthetic default trains from Mixed_5b, which is what lets 17 epochs fit its CPU budget
-(README, Results on the synthetic benchmark).
+(docs/results.md; docs/synthetic-results-history.md).
 
 Determinism and resuming: the new layers are initialised right after ``torch.manual_seed(seed)``
 (the caller's RNG state is restored afterwards); all data randomness of epoch e (clip starts,
