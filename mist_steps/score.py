@@ -183,7 +183,9 @@ class _OptionPair(argparse.Action):
 
 def main(argv: list[str] | None = None) -> None:
     p = StepParser(score_stream, "Score a video file, a pipe or a live stream with a fine-tuned "
-                   "MIST model as it is decoded: one JSON line per 16-frame snippet on stdout.",
+                   "MIST model as it is decoded: one JSON line per 16-frame snippet on stdout. "
+                   "The synthetic default's model (results/synth_i3d/encoder_mist.pt) has only "
+                   "seen rendered scenes: score real video with a model trained on real data.",
                    prog="python -m mist_steps.score")
     p.add_argument("source", metavar="INPUT",
                    help="video file, '-' for a video container on stdin, or a URL FFmpeg opens "
