@@ -191,7 +191,9 @@ rule report_explain:
     params:
         flags=explain_flags,
         limit=config["report"]["explain_videos"],
-        methods=lambda wildcards: " ".join(explain_methods(wildcards)),
+        methods=lambda wildcards: " ".join(
+            explain_methods(wildcards.dataset, wildcards.encoder, wildcards.variant)
+        ),
     shell:
         "python -m mist_steps.steps.report_explain --chosen {input.chosen:q} --limit {params.limit}"
         " --methods {params.methods} {params.flags} --out-dir {output:q} > {log:q} 2>&1"

@@ -1,7 +1,6 @@
 # Helpers of the report rules (rules/report.smk): which files make a run's report, and the
 # inputs and flags the report steps get. Everything here only reads the config.
 import shlex
-from types import SimpleNamespace
 
 REPORT_RUN = "results/report/{dataset}_{encoder}{variant}"
 
@@ -17,9 +16,7 @@ def report_pieces(dataset, encoder, full=False):
         pieces.append(f"results/report/{run}/explain")
     entry = dataset_config(dataset)
     if entry["format"] == "synth" or "spatial_annotations" in entry:
-        methods = explain_methods(
-            SimpleNamespace(dataset=dataset, encoder=encoder, variant="")
-        )
+        methods = explain_methods(dataset, encoder)
         pieces += [f"results/{run}/explain/hits_{method}.json" for method in methods]
     if full:
         pieces.append(f"results/report/{run}/ablations.html")
@@ -49,9 +46,13 @@ def anomaly_boxes(wildcards):
     return synth_boxes(wildcards)
 
 
-def explain_methods(wildcards):
+def explain_methods(dataset, encoder, variant=""):
     """The maps a run's model offers: SGA attention (where it has SGA) and the CAM."""
-    return ["sga", "cam"] if run_section("finetune", wildcards)["sga"] else ["cam"]
+    return (
+        ["sga", "cam"]
+        if section("finetune", dataset, encoder, variant)["sga"]
+        else ["cam"]
+    )
 
 
 def explain_inputs(wildcards):

@@ -80,12 +80,20 @@ def frame_scores(clip_scores: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(clip_scores, dtype=np.float64), SNIPPET_LEN)
 
 
+def _single_class(labels: np.ndarray, metric: str) -> str | None:
+    """Why ``metric`` is undefined on ``labels`` (a single class, or none), else None."""
+    present = np.unique(labels)
+    if present.size >= 2:
+        return None
+    what = "no frames" if present.size == 0 else f"only label {int(present[0])}"
+    return f"{metric} undefined: {what} in the ground truth of these frames"
+
+
 def auc_or_none(labels: np.ndarray, scores: np.ndarray) -> tuple[float | None, str | None]:
     """ROC AUC, or (None, reason) when the labels hold a single class."""
-    present = np.unique(labels)
-    if present.size < 2:
-        what = "no frames" if present.size == 0 else f"only label {int(present[0])}"
-        return None, f"AUC undefined: {what} in the ground truth of these frames"
+    note = _single_class(labels, "AUC")
+    if note:
+        return None, note
     return float(roc_auc_score(labels, scores)), None
 
 
@@ -93,9 +101,9 @@ def precision_or_none(labels: np.ndarray, scores: np.ndarray
                       ) -> tuple[float | None, float | None, str | None]:
     """(average precision, XD-Violence's PR-AUC), or (None, None, reason) when the labels
     hold a single class."""
-    value, note = auc_or_none(labels, scores)
-    if value is None:
-        return None, None, note.replace("AUC undefined", "AP undefined")
+    note = _single_class(labels, "AP")
+    if note:
+        return None, None, note
     precision, recall, _ = precision_recall_curve(labels, scores)
     return (float(average_precision_score(labels, scores)),
             float(area_under(recall, precision)), None)
