@@ -363,6 +363,24 @@ def imported_flags(dataset, encoder):
     )
 
 
+def index_feature_flags(dataset):
+    """Without videos (precomputed features), where index_dataset reads the frame counts the
+    annotation files do not give: the features of the first encoder listed (16 per clip).
+    """
+    imported = dataset_config(dataset).get("features")
+    if imported is None:
+        return ""
+    entry = imported[next(iter(imported))]
+    lists = entry.get("list")
+    return cli_flags(
+        {
+            "no_check_videos": True,
+            "feature_dirs": [entry["dir"]],
+            "feature_lists": [lists] if isinstance(lists, str) else lists,
+        }
+    )
+
+
 def dataset_regex(imported):
     """Wildcard pattern of the datasets whose features are imported (or extracted)."""
     names = [

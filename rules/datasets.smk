@@ -15,12 +15,9 @@ rule index_dataset:
         runtime=20,
     params:
         sources=lambda wildcards: cli_flags(dataset_sources(wildcards.dataset)),
-        # With precomputed features the videos may be absent: counts come from the lists.
-        check=lambda wildcards: (
-            "--no-check-videos"
-            if "features" in dataset_config(wildcards.dataset)
-            else ""
-        ),
+        # With precomputed features the videos may be absent: frame counts come from the
+        # annotation files, or else from the features.
+        check=lambda wildcards: index_feature_flags(wildcards.dataset),
         # "skip": an unreadable video is indexed with 0 frames; later steps list it as skipped
         on_bad_video=config["extract"]["on_bad_video"],
     shell:

@@ -62,8 +62,9 @@ def test_crop_boxes_orders():
         (0, 0, True), (0, 8, True), (4, 0, True), (4, 8, True), (2, 4, True)]
     with pytest.raises(ValueError):
         crop_boxes(10, 14, 12, "center")
+    assert crop_boxes(10, 14, 6, "five") == crop_boxes(10, 14, 6, "ten")[:5]  # FiveCrop
     with pytest.raises(ValueError):
-        crop_boxes(10, 14, 6, "five")
+        crop_boxes(10, 14, 6, "six")
 
 
 def test_ten_crop_is_torchvision_order():

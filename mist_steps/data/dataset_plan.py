@@ -18,13 +18,15 @@ from mist_steps.data.annotations import (
     parse_ucf_temporal,
     parse_ucf_train_list,
 )
+from mist_steps.data.xd_violence import parse_xd_annotations, parse_xd_list
 from mist_steps.errors import InputError
 
-FORMATS = ("ucf_crime", "synth", "shanghaitech")
+FORMATS = ("ucf_crime", "synth", "shanghaitech", "xd_violence")
 UCF_TEST_NORMAL_FOLDER = "Testing_Normal_Videos_Anomaly"
 SHT_NORMAL_DIR = "training/videos"  # <name>.avi
 SHT_ABNORMAL_DIR = "testing/frames"  # <name>/000.jpg ...
 SHT_ABNORMAL_CLASS = "Anomaly"
+XD_DIRS = {"train": "train", "test": "test"}  # <split dir>/<video>.mp4
 CSV_COLUMNS = ["video_id", "path", "split", "label", "class", "frame_count", "fps"]
 
 _SOURCES = {
@@ -46,6 +48,11 @@ _SOURCES = {
         "https://svip-lab.github.io/dataset/campus_dataset.html). Expected layout under the "
         "root: training/videos/<video>.avi (the normal videos of the weakly supervised split) "
         "and testing/frames/<video>/ (JPEG frame folders of the abnormal ones)."
+    ),
+    "xd_violence": (
+        "XD-Violence (Wu et al. 2020, https://roc-ng.github.io/XD-Violence/). Expected layout "
+        "under the root: train/<video>.mp4 (the training videos, all parts unpacked together) "
+        "and test/<video>.mp4, named as in the split lists."
     ),
 }
 
@@ -86,6 +93,10 @@ def plan_videos(fmt, train_list, test_annotations=None, test_list=None) -> list[
                 PlannedVideo(e.video_id, f"{folder}/{e.name}", "test", e.label, e.class_name,
                              e.frame_count, e.intervals, where=e.where)
             )
+    elif fmt == "xd_violence":
+        planned += _plan_xd(train_list, require_input(test_list, "a test list (--test-list)", fmt),
+                            require_input(test_annotations, "test annotations "
+                                          "(--test-annotations)", fmt))
     else:
         test_list = require_input(test_list, "a test split file (--test-list)", fmt)
         for split, path, with_frames in (("train", train_list, False), ("test", test_list, True)):
@@ -111,6 +122,33 @@ def plan_videos(fmt, train_list, test_annotations=None, test_list=None) -> list[
                 f"video ids must be unique: check {train_list} and {test_file}"
             )
         seen[p.video_id] = p.split
+    return planned
+
+
+def _plan_xd(train_list, test_list, test_annotations) -> list[PlannedVideo]:
+    """XD-Violence's videos: labels from the names, intervals from the annotation file, which
+    must annotate exactly the violent test videos."""
+    notes = parse_xd_annotations(test_annotations)
+    planned = []
+    for split, path in (("train", train_list), ("test", test_list)):
+        for v in parse_xd_list(path):
+            rel = f"{XD_DIRS[split]}/{v.video_id}.mp4"
+            if split == "train" or v.label == 0:
+                if v.video_id in notes and split == "test":
+                    raise InputError(f"{notes[v.video_id][1]}: {v.video_id} is a normal video "
+                                     f"({v.where}); only violent test videos are annotated")
+                planned.append(PlannedVideo(v.video_id, rel, split, v.label, v.class_name))
+                continue
+            if v.video_id not in notes:
+                raise InputError(f"{test_annotations}: no line for the violent test video "
+                                 f"{v.video_id} ({v.where}); use the annotation file of this list")
+            intervals, where = notes.pop(v.video_id)
+            planned.append(PlannedVideo(v.video_id, rel, split, v.label, v.class_name,
+                                        intervals=intervals, where=where))
+    if notes:
+        name, (_, where) = next(iter(notes.items()))
+        raise InputError(f"{where}: {name} is no test video of {test_list} ({len(notes)} "
+                         f"annotated video(s) are not); use the list of this annotation file")
     return planned
 
 

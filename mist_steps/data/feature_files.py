@@ -185,3 +185,13 @@ def load_video_features(files, digest) -> np.ndarray:
     if array.shape[0] < 1 or array.shape[2] < 1:
         raise InputError(f"{path}: empty features, shape {array.shape}")
     return array
+
+
+def clip_count(files) -> int:
+    """Clips of one video's feature file(s) (:func:`find_feature_files`), from the ``.npy``
+    header alone (crop 0 of a per-crop layout)."""
+    path = files[0] if isinstance(files, list) else files[min(files)]
+    try:
+        return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+    except (ValueError, OSError, EOFError, IndexError) as err:
+        raise InputError(f"{path}: not a readable .npy array ({err}); download it again") from None

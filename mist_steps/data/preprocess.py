@@ -18,7 +18,8 @@ Crop modes:
 * ``center`` - one crop, centred as torchvision's ``CenterCrop`` does;
 * ``ten`` - torchvision's ``TenCrop`` order: top-left, top-right, bottom-left, bottom-right,
   centre of the frame, then the same five positions taken from the horizontally flipped frame
-  (so crop 5 is the mirror image of crop 1, crop 6 of crop 0, and so on).
+  (so crop 5 is the mirror image of crop 1, crop 6 of crop 0, and so on);
+* ``five`` - the first five of those (torchvision's ``FiveCrop``; XD-Violence's features).
 
 Work is done where it is cheapest: each frame is resized once (bilinear with antialiasing, on
 uint8, as decoded), crops are views of the resized snippet, and conversion to float happens last
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 C3D_MEAN_BGR = (90.25, 97.66, 101.41)
 ARCHS = ("i3d", "c3d")
 DEFAULT_INPUT_SIZE = {"i3d": 224, "c3d": 112}
-CROP_MODES = {"center": 1, "ten": 10}  # extraction
+CROP_MODES = {"center": 1, "five": 5, "ten": 10}  # extraction
 FULL_FRAME = "full"  # stage-II scoring: the whole frame, no crop
 
 
@@ -97,7 +98,8 @@ def crop_boxes(height: int, width: int, crop: int, mode: str) -> list[tuple[int,
     if mode == "center":
         return [(*center, False)]
     five = [(0, 0), (0, width - crop), (height - crop, 0), (height - crop, width - crop), center]
-    return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+    plain = [(t, l, False) for t, l in five]
+    return plain if mode == "five" else plain + [(t, l, True) for t, l in five]
 
 
 def crop_snippet(snippet: torch.Tensor, crop: int, mode: str,
@@ -122,7 +124,7 @@ def crop_snippet(snippet: torch.Tensor, crop: int, mode: str,
 @dataclass(frozen=True)
 class Preprocess:
     """One encoder's input recipe: ``arch`` ('i3d'/'c3d'), crop side ``input_size`` (None:
-    224 / 112) and ``crop_mode`` ('center'/'ten'; 'full' with ``frame_size`` (H, W): the
+    224 / 112) and ``crop_mode`` ('center'/'five'/'ten'; 'full' with ``frame_size`` (H, W): the
     whole frame at that size)."""
 
     arch: str

@@ -14,6 +14,8 @@ or without ground truth, is an error naming it. NaN/inf scores are an error.
 Output JSON (written atomically), keys:
 
 ``format``               "mist-evaluation-v1"
+``primary_metric``       the dataset's headline metric, whose keys come first: ``pr_auc``
+                         (then ``ap``) for XD-Violence, which reports AP; ``auc`` otherwise
 ``auc``                  frame-level ROC AUC over all test videos (sklearn ``roc_auc_score``)
 ``auc_abnormal``         the same over the frames of abnormal test videos only
 ``ap``                   frame-level average precision over all test videos (sklearn
@@ -73,6 +75,9 @@ from mist_steps.formats.skipped import read_skipped
 log = logging.getLogger(__name__)
 EVAL_FORMAT = "mist-evaluation-v1"
 GT_GROUP = "labels"
+# The keys a dataset format's results lead with, its headline metric first (XD-Violence's
+# papers report AP as auc(recall, precision), our pr_auc).
+LEADING = {"xd_violence": ("pr_auc", "ap")}
 
 
 def frame_scores(clip_scores: np.ndarray) -> np.ndarray:
@@ -113,8 +118,9 @@ def _mean_or_none(x: np.ndarray) -> float | None:
     return float(x.mean()) if x.size else None
 
 
-def _load_frames(scores_h5, ground_truth_h5, test, skipped_ids) -> dict:
-    """Per evaluated test video: (label, class, gt frames, frame scores); checked."""
+def _load_frames(scores_h5, ground_truth_h5, test, skipped_ids) -> tuple[dict, str]:
+    """Per evaluated test video: (label, class, gt frames, frame scores), checked; and the
+    dataset format the ground truth was indexed from."""
     gt_path = Path(ground_truth_h5)
     if not gt_path.is_file():
         raise InputError(f"{gt_path}: ground truth not found; run the dataset indexing step")
@@ -146,7 +152,8 @@ def _load_frames(scores_h5, ground_truth_h5, test, skipped_ids) -> dict:
                 raise InputError(f"{gt_path}: normal test video {vid} has anomalous frames in "
                                  f"its ground truth; rebuild the index")
             out[vid] = (int(label), str(cls), labels, scores)
-    return out
+        dataset_format = str(gt.attrs.get("format", ""))
+    return out, dataset_format
 
 
 def compute_metrics(videos: Mapping[str, tuple[int, str, np.ndarray, np.ndarray]], *,
@@ -229,8 +236,11 @@ def evaluate(scores_h5, ground_truth_h5, videos_csv, out_json, *, skipped_csv=No
         log.warning("test video %s excluded: skipped at feature extraction (%s)",
                     row["video_id"], row["reason"])
 
-    videos = _load_frames(scores_h5, ground_truth_h5, test, skipped_ids)
-    result = {"format": EVAL_FORMAT, **compute_metrics(videos, threshold=threshold)}
+    videos, dataset_format = _load_frames(scores_h5, ground_truth_h5, test, skipped_ids)
+    metrics = compute_metrics(videos, threshold=threshold)
+    leading = LEADING.get(dataset_format, ("auc",))
+    result = {"format": EVAL_FORMAT, "primary_metric": leading[0],
+              **{k: metrics.pop(k) for k in leading}, **metrics}
     result["counts"]["skipped"] = len(skipped)
     result["skipped"] = skipped
     result["inputs"] = {"scores": str(scores_h5), "ground_truth": str(ground_truth_h5),
@@ -244,8 +254,9 @@ def evaluate(scores_h5, ground_truth_h5, videos_csv, out_json, *, skipped_csv=No
                          f"({err})") from None
     write_text(out_json, text)
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-    log.info("AUC %s (abnormal videos %s), AP %s, FAR %s, gap %s over %d test videos (%d "
-             "skipped) -> %s", fmt(result["auc"]), fmt(result["auc_abnormal"]),
+    head = "" if leading[0] == "auc" else f"{leading[0]} {fmt(result[leading[0]])}; "
+    log.info("%sAUC %s (abnormal videos %s), AP %s, FAR %s, gap %s over %d test videos "
+             "(%d skipped) -> %s", head, fmt(result["auc"]), fmt(result["auc_abnormal"]),
              fmt(result["ap"]), fmt(result["far"]), fmt(result["score_gap"]),
              result["counts"]["videos"], len(skipped), out_json)
     return result

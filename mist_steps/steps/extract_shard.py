@@ -72,7 +72,7 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
     """Extract the features of shard ``shard_index`` of ``num_shards`` into ``out_h5``.
 
     ``encoder_path``: a ``mist-encoder-v1`` file (:func:`mist_steps.formats.encoder_file.save_encoder`).
-    ``crop_mode``: 'center' or 'ten'; ``input_size``: crop side (None: I3D 224, C3D 112);
+    ``crop_mode``: 'center', 'five' or 'ten'; ``input_size``: crop side (None: I3D 224, C3D 112);
     ``feature``: 'default' (I3D 'feature' = pooled Mixed_5c, 1024-d; C3D 'fc6', 4096-d) or a
     kind name (C3D 'feature' = pooled conv5b, 512-d). ``batch_size``: snippets per encoder call
     (each gives ``n_crops`` clips); ``threads``: torch threads (and, on a GPU, FFmpeg decoder

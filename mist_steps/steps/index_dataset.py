@@ -6,6 +6,10 @@ Formats and the layout expected under the dataset root:
   training videos at ``root/<line of Anomaly_Train.txt>`` (class folders plus
   ``Training_Normal_Videos_Anomaly/``); test videos of the temporal annotation file at
   ``root/<Class>/<name>``, normal ones at ``root/Testing_Normal_Videos_Anomaly/<name>``.
+* ``xd_violence`` (XD-Violence): ``root/train/<video>.mp4`` and ``root/test/<video>.mp4``, the
+  videos of the split lists (its feature lists ``rgb.list`` / ``rgb_test.list`` or lists of
+  ``.mp4`` names), labels from the names, test intervals from ``annotations.txt``
+  (:mod:`mist_steps.data.xd_violence`).
 * ``shanghaitech`` (official ShanghaiTech Campus download, weakly supervised split of
   Zhong et al. 2019): every normal video (label 0, either split) is an original training video
   ``root/training/videos/<name>.avi``; every abnormal one (label 1) an original test frame
@@ -44,6 +48,7 @@ from mist_steps.data.dataset_plan import (
     plan_videos,
     require_input,
 )
+from mist_steps.data.feature_files import clip_count, find_feature_files, find_listed_files
 from mist_steps.data.video import probe
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import atomic_path
@@ -74,7 +79,8 @@ def _probe_all(planned, root: Path, frames_fps, on_bad_video: str = "error"):
 
 def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_list,
                   test_annotations=None, test_list=None, masks=None, frames_fps=None,
-                  check_videos=True, on_bad_video: str = "error") -> pd.DataFrame:
+                  check_videos=True, on_bad_video: str = "error", feature_dirs=None,
+                  feature_lists=None) -> pd.DataFrame:
     """Index a dataset: write ``videos.csv`` and ``ground_truth.h5``; return the table.
 
     ``fmt``: 'ucf_crime' / 'synth' (``train_list`` = Anomaly_Train.txt style,
@@ -83,6 +89,10 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
     test_frame_mask folder). ``frames_fps``: frame rate recorded for frame folders (NaN if
     None). ``check_videos=False`` opens no video: frame counts come from the annotation files
     (UCF 7-field form, SH_Test_NEW.txt, mask lengths; -1 where unknown) and fps is NaN.
+    With ``check_videos=False`` and ``feature_dirs`` (folders of the dataset's precomputed
+    features; ``feature_lists``: exactly the files of those list files), a video the
+    annotation files give no frame count for takes 16 x its clip count in the features, as
+    XD-Violence's ``make_gt.py`` sizes its ground truth.
     ``on_bad_video``: "error" stops at a video that cannot be opened (naming it); "skip"
     indexes it with frame count -1, and a test video of that kind gets no ground truth (the
     evaluation excludes it as skipped). A missing video is always an error.
@@ -97,8 +107,12 @@ def index_dataset(fmt: str, out_videos_csv, out_ground_truth_h5, *, root, train_
 
     counts, fpss = _frame_counts(planned, fmt, root, mask_of, check_videos=check_videos,
                                  frames_fps=frames_fps, on_bad_video=on_bad_video)
+    from_features = set()
+    if not check_videos and feature_dirs:
+        from_features = _counts_from_features(planned, counts, feature_dirs, feature_lists)
     labels = _test_labels(planned, counts, fmt, root, mask_of, masks=masks,
-                          test_annotations=test_annotations, check_videos=check_videos)
+                          test_annotations=test_annotations, check_videos=check_videos,
+                          from_features=from_features)
 
     table = pd.DataFrame(
         {
@@ -136,8 +150,28 @@ def _frame_counts(planned: list, fmt: str, root: Path, mask_of: dict, *, check_v
     return counts, [math.nan] * len(planned)
 
 
+def _counts_from_features(planned: list, counts: list[int], feature_dirs, feature_lists) -> set:
+    """Fill the unknown (-1) frame counts in place with 16 x the clips of each video's
+    features; return the ids so filled (a video without features keeps -1)."""
+    dirs = [feature_dirs] if isinstance(feature_dirs, str | Path) else list(feature_dirs)
+    ids = [p.video_id for p in planned]
+    # The encoder name only adds a file-name suffix to strip; _i3d/_c3d/_rgb are tried anyway.
+    if feature_lists:
+        found = find_listed_files(feature_lists, dirs, ids, "i3d")
+    else:
+        found, _ = find_feature_files(dirs, ids, "i3d")
+    filled = set()
+    for i, p in enumerate(planned):
+        if counts[i] < 0 and p.video_id in found:
+            counts[i] = clip_count(found[p.video_id]) * SNIPPET_LEN
+            filled.add(p.video_id)
+    log.info("frame counts of %d video(s) from their features (16 per clip)", len(filled))
+    return filled
+
+
 def _test_labels(planned: list, counts: list[int], fmt: str, root: Path, mask_of: dict, *,
-                 masks, test_annotations, check_videos: bool) -> dict[str, np.ndarray]:
+                 masks, test_annotations, check_videos: bool,
+                 from_features: set = frozenset()) -> dict[str, np.ndarray]:
     """The per-frame labels of the test videos (none for an unreadable one, skipped)."""
     labels: dict[str, np.ndarray] = {}
     for p, n in zip(planned, counts):
@@ -165,8 +199,11 @@ def _test_labels(planned: list, counts: list[int], fmt: str, root: Path, mask_of
         elif fmt == "shanghaitech":  # normal test video
             labels[p.video_id] = np.zeros(usable_length(n), dtype=np.uint8)
         else:
+            # A count from the features (16 per clip) drops the video's last 0-15 frames,
+            # where an interval may still start or end: the real count is up to 15 more.
+            slack = SNIPPET_LEN - 1 if p.video_id in from_features else 0
             try:
-                labels[p.video_id] = frame_labels_ucf(p.intervals, n, video_id=p.video_id)
+                labels[p.video_id] = frame_labels_ucf(p.intervals, n + slack, video_id=p.video_id)
             except InputError as err:
                 raise InputError(f"{p.where or test_annotations}: {err}; fix that line (or the "
                                  f"video {root / p.relpath})") from None
@@ -204,16 +241,22 @@ def main(argv: list[str] | None = None) -> None:
                    help="annotation format and folder layout of the dataset")
     p.add_argument("--root", required=True, help="dataset root folder holding the videos")
     p.add_argument("--train-list", required=True,
-                   help="training split: Anomaly_Train.txt (ucf_crime/synth) or "
-                   "SH_Train_new.txt (shanghaitech)")
+                   help="training split: Anomaly_Train.txt (ucf_crime/synth), "
+                   "SH_Train_new.txt (shanghaitech) or rgb.list (xd_violence)")
     p.add_argument("--test-annotations",
-                   help="ucf_crime/synth: Temporal_Anomaly_Annotation(_New).txt, 6 or 7 fields")
-    p.add_argument("--test-list", help="shanghaitech: SH_Test_NEW.txt")
+                   help="ucf_crime/synth: Temporal_Anomaly_Annotation(_New).txt, 6 or 7 fields; "
+                   "xd_violence: annotations.txt")
+    p.add_argument("--test-list", help="shanghaitech: SH_Test_NEW.txt; xd_violence: rgb_test.list")
     p.add_argument("--masks", help="shanghaitech: folder of per-frame test masks <video>.npy")
     p.add_argument("--frames-fps", type=float,
                    help="frame rate to record for JPEG frame folders (default: none, NaN)")
     p.add_argument("--no-check-videos", dest="check_videos", action="store_false",
                    help="open no video; take frame counts from the annotation files")
+    p.add_argument("--feature-dirs", nargs="+", metavar="DIR",
+                   help="with --no-check-videos: folders of the precomputed features that give "
+                   "the frame counts the annotation files do not (16 per clip)")
+    p.add_argument("--feature-lists", nargs="+", metavar="LIST",
+                   help="with --feature-dirs: exactly the files of these feature lists")
     p.add_argument("--on-bad-video", choices=("error", "skip"),
                    help="error: stop at a video that cannot be opened; skip: index it with "
                    "frame count -1 for the later steps to skip")
