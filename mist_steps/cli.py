@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from mist_steps import cpu_kernels
 from mist_steps.errors import InputError, is_disk_full
 
 
@@ -93,7 +94,12 @@ SHARED_FLAGS = {
     "threads": dict(type=at_least(1), help="CPU threads"),
     "device": dict(help="cpu, cuda, cuda:N or auto (CUDA when available)"),
     "seed": dict(type=int, help="random seed"),
+    # Taken by the parser itself (the process restarts with the pins before any torch work).
+    "determinism": dict(choices=cpu_kernels.MODES, help="CPU kernels: native (the best this CPU "
+                        "has) or portable (AVX2-pinned: the same bits on other x86-64 CPUs); "
+                        "default: as the environment says"),
 }
+PARSER_FLAGS = ("determinism",)  # shared flags no step function takes
 
 
 class StepParser(argparse.ArgumentParser):
@@ -147,14 +153,17 @@ class StepParser(argparse.ArgumentParser):
     def run(self, argv: list[str] | None = None):
         """Parse ``argv``, run the checks and call the step function with the flags."""
         dests = {a.dest for a in self._actions if a.dest != "help"}
-        unknown = dests - set(self._params)
+        unknown = dests - set(self._params) - set(PARSER_FLAGS)
         missing = {n for n, p in self._params.items()
                    if p.default is p.empty and p.kind is not p.VAR_KEYWORD} - dests
         if unknown or missing:  # a wiring mistake in the step module, not the user's
             raise TypeError(f"{self.prog}: flags without a parameter {sorted(unknown)}, "
                             f"parameters without a flag {sorted(missing)}")
-        args = self.parse_args(argv)
+        args = vars(self.parse_args(argv))
         for test, message in self._checks:
-            if not test(args):
+            if not test(argparse.Namespace(**args)):
                 self.error(message)
-        return self._step(**vars(args))
+        mode = args.pop("determinism", None)
+        if mode is not None:
+            cpu_kernels.use(mode)
+        return self._step(**args)

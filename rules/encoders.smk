@@ -20,6 +20,7 @@ rule pretrain_encoder:
         mem_mb=4000,
         runtime=60,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         weights=lambda wildcards, input: cli_flags({"weights": input.weights or None}),
         input_size=lambda wildcards: pretrain_setting(wildcards, "input_size"),
         steps=lambda wildcards: pretrain_setting(wildcards, "steps"),
@@ -35,4 +36,4 @@ rule pretrain_encoder:
         " --input-size {params.input_size} --steps {params.steps}"
         " --motion-steps {params.motion_steps} --batch-size {params.batch_size}"
         " --lr {params.lr} --weight-decay {params.weight_decay} --val-clips {params.val_clips}"
-        " --seed {params.seed} --threads {threads} --no-progress > {log:q} 2>&1"
+        " --seed {params.seed} --threads {threads} --determinism {params.determinism} --no-progress > {log:q} 2>&1"

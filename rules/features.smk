@@ -24,6 +24,7 @@ rule extract_shard:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         num_shards=config["extract"]["shards"],
         crop_mode=config["extract"]["crop_mode"],
         input_size=lambda wildcards: cli_flags(
@@ -44,7 +45,7 @@ rule extract_shard:
         " --out {output.features:q} --skipped-out {output.skipped:q}"
         " --shard-index {wildcards.shard} --num-shards {params.num_shards}"
         " --crop-mode {params.crop_mode} {params.input_size} --feature {params.feature}"
-        " --batch-size {params.batch_size} --threads {threads} --device {params.device}"
+        " --batch-size {params.batch_size} --threads {threads} --determinism {params.determinism} --device {params.device}"
         " --dtype {params.dtype} --on-bad-video {params.on_bad_video} > {log:q} 2>&1"
 
 

@@ -20,11 +20,12 @@ rule train_generator:
         * (2000 + 3 * int(input.size_mb)),
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         flags=generator_flags,
     shell:
         "python -m mist_steps.steps.train_generator --features {input.features:q}"
         " --videos {input.videos:q} --out {output.generator:q} --loss-csv {output.loss:q}"
-        " {params.flags} --threads {threads} > {log:q} 2>&1"
+        " {params.flags} --threads {threads} --determinism {params.determinism} > {log:q} 2>&1"
 
 
 rule pseudo_labels:
@@ -44,13 +45,14 @@ rule pseudo_labels:
         mem_mb=4000,
         runtime=30,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         flags=lambda wildcards: section_flags(
             "pseudo_labels", wildcards, leave_out=("source",)
         ),
     shell:
         "python -m mist_steps.steps.pseudo_labels --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
-        " {params.flags} --threads {threads} > {log:q} 2>&1"
+        " {params.flags} --threads {threads} --determinism {params.determinism} > {log:q} 2>&1"
 
 
 rule import_pseudo_labels:
@@ -90,10 +92,12 @@ rule score_generator:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
     shell:
         "python -m mist_steps.steps.score_generator --generator {input.generator:q}"
         " --features {input.features:q} --videos {input.videos:q} --out {output:q}"
-        " --split test --threads {threads} > {log:q} 2>&1"
+        " --split test --threads {threads} --determinism {params.determinism} > {log:q} 2>&1"
 
 
 rule evaluate_generator:

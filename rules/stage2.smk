@@ -20,6 +20,7 @@ rule finetune:
         mem_mb=lambda wildcards, attempt: 8000 * attempt + frame_cache_mb(wildcards),
         runtime=lambda wildcards, attempt: 240 * attempt,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         pseudo_labels=lambda wildcards, input: cli_flags(
             {"pseudo_labels": input.get("pseudo_labels")}
         ),
@@ -27,7 +28,7 @@ rule finetune:
     shell:
         "python -m mist_steps.steps.finetune --encoder {input.encoder:q} --videos {input.videos:q}"
         " {params.pseudo_labels} --out {output.model:q} --loss-csv {output.loss:q}"
-        " {params.flags} --threads {threads}"
+        " {params.flags} --threads {threads} --determinism {params.determinism}"
         " --frame-cache-mb {resources.frame_cache_mb} > {log:q} 2>&1"
 
 
@@ -52,6 +53,7 @@ rule score_mist:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 120 * attempt,
     params:
+        determinism=config["determinism"],  # CPU kernels: native | portable
         batch_size=config["score"]["batch_size"],
         device=lambda wildcards: run_section("finetune", wildcards)["device"],
         on_bad_video=config["extract"]["on_bad_video"],
@@ -60,7 +62,7 @@ rule score_mist:
     shell:
         "python -m mist_steps.steps.score_mist --model {input.model:q} --videos {input.videos:q}"
         " --out {output.scores:q} --csv {output.csv:q} --skipped {output.skipped:q}"
-        " --split test --batch-size {params.batch_size} --threads {threads}"
+        " --split test --batch-size {params.batch_size} --threads {threads} --determinism {params.determinism}"
         " --device {params.device} --on-bad-video {params.on_bad_video}"
         " --threshold {params.threshold} {params.frame_size} > {log:q} 2>&1"
 

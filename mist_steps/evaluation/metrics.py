@@ -62,7 +62,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 from sklearn.metrics import auc as area_under
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+)
 
 from mist_steps import SNIPPET_LEN
 from mist_steps.cli import StepParser

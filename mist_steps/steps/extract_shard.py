@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.preprocess import CROP_MODES, Preprocess
 from mist_steps.data.snippet_stream import (
@@ -93,8 +94,8 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
     prep = Preprocess(model.arch, input_size, crop_mode)
     kind = resolve_feature(model.arch, feature, prep.crop, encoder_path)
     dim = model.feature_dim(kind)
-    run_attrs = {"encoder": model.arch, "weights_sha256": weights_sha256(model),
-                 "crop_mode": crop_mode, "input_size": prep.crop, "feature": kind}
+    run_attrs = {"encoder": model.arch, "weights_sha256": weights_sha256(model), "feature": kind,
+                 "crop_mode": crop_mode, "input_size": prep.crop, **cpu_kernels.record()}
     model, dev = _on_device(model, device, threads)
 
     expected = expected_snippets(rows)
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
                    "fc6, 4096-d) or a kind name: feature, fc6 (C3D only; needs --input-size 112)")
     p.add_argument("--batch-size", type=at_least(1),
                    help="snippets per encoder call, each giving one clip per crop")
-    p.shared("threads")
+    p.shared("threads", "determinism")
     p.add_argument("--on-bad-video", choices=ON_BAD_VIDEO,
                    help="error: stop at an unreadable video; skip: leave it out and list it "
                    "in --skipped-out")

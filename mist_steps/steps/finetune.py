@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.preprocess import Preprocess
 from mist_steps.data.video_table import read_video_table
@@ -233,7 +234,7 @@ def _write_model(out_pt: Path, model: MISTModel, rows: list[list[float]], src: _
                               else {"path": str(pseudo_labels_h5), "sha256": src.labels_sha}),
             "train_videos": {"normal": n_normal, "abnormal": len(src.videos) - n_normal,
                              "left_out": src.skipped},
-            "device": dev.type, "torch": torch.__version__}
+            "device": dev.type, "torch": torch.__version__, **cpu_kernels.record()}
     digest = save_mist_model(out_pt, model.cpu(), meta)
     if loss_csv is not None:
         _write_loss_csv(loss_csv, rows)
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guided-head", action=argparse.BooleanOptionalAction,
                    help="the guided head H_g and its loss (--no-guided-head: attention without "
                    "them, ablation)")
-    p.shared("seed", "threads", "device")
+    p.shared("seed", "threads", "device", "determinism")
     p.add_argument("--frame-cache-mb", type=int, metavar="MIB",
                    help="keep resized training frames in memory across epochs up to this "
                    "many MiB (0: decode every epoch; same weights either way)")

@@ -48,7 +48,11 @@ from mist_steps.data.dataset_plan import (
     plan_videos,
     require_input,
 )
-from mist_steps.data.feature_files import clip_count, find_feature_files, find_listed_files
+from mist_steps.data.feature_files import (
+    clip_count,
+    find_feature_files,
+    find_listed_files,
+)
 from mist_steps.data.video import probe
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import atomic_path

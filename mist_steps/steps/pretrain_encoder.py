@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate (AdamW)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--val-clips", type=int)
-    p.shared("seed", "threads")
+    p.shared("seed", "threads", "determinism")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar")
     p.run(argv)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.selection import select_videos
 from mist_steps.data.video_table import read_video_table
@@ -63,7 +64,8 @@ def make_pseudo_labels(generator_pt, features_h5, videos_csv, out_h5, *, window:
             attrs = {"window": int(window), "passes": int(smooth_passes),
                      "generator": str(generator_pt),
                      "generator_sha256": file_sha256(generator_pt),
-                     "features": str(features_h5), "left_out": json.dumps(chosen.left_out)}
+                     "features": str(features_h5), "left_out": json.dumps(chosen.left_out),
+                     **cpu_kernels.record()}
             with ScoreWriter(out_h5, format=PSEUDO_LABELS_FORMAT, attrs=attrs) as writer:
                 for vid, label, cls in tqdm(list(zip(chosen.ids, chosen.labels, chosen.classes)),
                                             desc="pseudo labels", unit="video", mininterval=5.0):
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--window", type=at_least(1), help="moving-average window in clips, odd")
     p.add_argument("--smooth-passes", type=at_least(0),
                    help="times the moving average is applied")
-    p.shared("threads")
+    p.shared("threads", "determinism")
     p.check(lambda a: a.window % 2 == 1, "--window must be odd")
     p.run(argv)
 

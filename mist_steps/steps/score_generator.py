@@ -14,6 +14,7 @@ import logging
 import torch
 from tqdm import tqdm
 
+from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.selection import SPLITS, select_videos
 from mist_steps.data.video_table import read_video_table
@@ -51,7 +52,7 @@ def score_videos(generator_pt, features_h5, videos_csv, out_scores_h5, *, split:
                      "generator_sha256": file_sha256(generator_pt),
                      "features": str(features_h5), "split": split, "crops": config["crops"],
                      "l2_normalize": bool(config["l2_normalize"]),
-                     "left_out": json.dumps(chosen.left_out)}
+                     "left_out": json.dumps(chosen.left_out), **cpu_kernels.record()}
             with ScoreWriter(out_scores_h5, attrs=attrs) as writer:
                 for vid, label, cls, vsplit in tqdm(
                         list(zip(chosen.ids, chosen.labels, chosen.classes, chosen.splits)),
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     p.shared("videos")
     p.add_argument("--out", dest="out_scores_h5", required=True, help="output score file (.h5)")
     p.add_argument("--split", choices=SPLITS, help="which videos of videos.csv")
-    p.shared("threads")
+    p.shared("threads", "determinism")
     p.run(argv)
 
 

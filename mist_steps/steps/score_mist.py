@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mist_steps import SNIPPET_LEN
+from mist_steps import SNIPPET_LEN, cpu_kernels
 from mist_steps.cli import StepParser, at_least, run_cli
 from mist_steps.data.selection import SPLITS
 from mist_steps.data.snippet_stream import (
@@ -129,7 +129,7 @@ def score_videos(model_pt, videos_csv, out_scores_h5, *, split: str = "test", ou
     prev_threads = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     attrs = {"stage": "mist", "model": str(model_pt), "model_sha256": file_sha256(model_pt),
-             "weights_sha256": scorer.weights_sha256, "arch": scorer.arch,
+             "weights_sha256": scorer.weights_sha256, "arch": scorer.arch, **cpu_kernels.record(),
              "input_size": prep.crop, "crop_mode": prep.crop_mode,
              "frame_size": "x".join(map(str, prep.frame_size or ())), "sga": scorer.use_sga,
              "videos": str(videos_csv), "split": split,
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--csv", dest="out_csv", help="output per-video summary CSV (optional)")
     p.add_argument("--split", choices=SPLITS, help="which videos of videos.csv")
     p.add_argument("--batch-size", type=at_least(1), help="snippets per model call")
-    p.shared("threads", "device")
+    p.shared("threads", "device", "determinism")
     p.add_argument("--on-bad-video", choices=ON_BAD_VIDEO,
                    help="error: stop at an unreadable video; skip: leave it out and list it in "
                    "--skipped")

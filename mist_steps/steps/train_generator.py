@@ -54,6 +54,7 @@ from pathlib import Path
 
 import torch
 
+from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, run_cli
 from mist_steps.data.selection import select_videos
 from mist_steps.data.video_table import read_video_table
@@ -169,7 +170,8 @@ def train_generator(features_h5, videos_csv, out_pt, *, clips_per_bag: int, step
             "train_videos": {"normal": len(run.normal), "abnormal": len(run.abnormal),
                              "left_out": chosen.left_out},
             "restarts": report, "steps_done": steps, "final_loss": rows[-1][1],
-            "seconds": seconds, "threads": int(threads), "torch": torch.__version__}
+            "seconds": seconds, "threads": int(threads), "torch": torch.__version__,
+            **cpu_kernels.record()}
     with atomic_path(out_pt) as tmp:
         torch.save(generator_document(model, config, meta), tmp)
     if loss_csv is not None:
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, help="Adagrad learning rate")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--grad-clip", type=float, help="gradient-norm clip")
-    p.shared("seed", "threads")
+    p.shared("seed", "threads", "determinism")
     p.add_argument("--restarts", type=int,
                    help="train this many generators (seed, then seeds derived from it) and keep "
                    "the one with the lowest training objective over the whole training set")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from mist_steps import SNIPPET_LEN
+from mist_steps import SNIPPET_LEN, cpu_kernels
 from mist_steps.data.background import BackgroundFeeder
 from mist_steps.data.preprocess import normalize
 from mist_steps.errors import InputError
@@ -319,7 +319,8 @@ def train_proxy_encoder(out_path: str | Path, *, arch: str, input_size: int = 64
         more, val, seconds = _run_task(encoder, motion_task(), steps=motion_steps, **common)
         rows += more
         meta["motion"] = log_motion_results(more, val, train_seconds=seconds)
-    meta.update(seconds=round(time.perf_counter() - t0, 2), torch=torch.__version__)
+    meta.update(seconds=round(time.perf_counter() - t0, 2), torch=torch.__version__,
+                **cpu_kernels.record())
     write_log(out_path, rows)
     digest = save_encoder(out_path, encoder, meta)
     log.info("wrote %s [weights %s]", out_path, digest[:12])
