@@ -212,6 +212,9 @@ def test_tiny_pipeline_end_to_end(workdir):
         assert set(features["features"]) == set(videos.video_id)
         for vid, n in videos[["video_id", "frame_count"]].itertuples(index=False):
             assert features["features"][vid].shape == (n // 16, 1, 1024)
+        # the CPU kernels it was made with (determinism: native here)
+        assert features.attrs["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+        assert features.attrs["determinism"] == "native"
     assert pd.read_csv(workdir / "results/synth_i3d/skipped_vanilla.csv").empty
     assert not (workdir / "results/synth_i3d/shards").exists() or not any(
         (workdir / "results/synth_i3d/shards").iterdir()

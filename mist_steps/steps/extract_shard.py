@@ -94,16 +94,16 @@ def extract_shard(videos_csv, encoder_path, out_h5, *, shard_index: int = 0, num
     prep = Preprocess(model.arch, input_size, crop_mode)
     kind = resolve_feature(model.arch, feature, prep.crop, encoder_path)
     dim = model.feature_dim(kind)
-    run_attrs = {"encoder": model.arch, "weights_sha256": weights_sha256(model), "feature": kind,
-                 "crop_mode": crop_mode, "input_size": prep.crop, **cpu_kernels.record()}
+    run_attrs = {"encoder": model.arch, "weights_sha256": weights_sha256(model),
+                 "crop_mode": crop_mode, "input_size": prep.crop, "feature": kind}
     model, dev = _on_device(model, device, threads)
 
     expected = expected_snippets(rows)
     log.info("shard %d/%d: %d of %d videos, ~%d clips, %s %s %s-crop %dpx on %s, batch %d, "
              "%d threads", shard_index, num_shards, len(rows), len(table), expected, model.arch,
              kind, crop_mode, prep.crop, dev, batch_size, threads)
-
-    extra = {"encoder_meta": json.dumps(meta, sort_keys=True), "device": dev.type}
+    extra = {"encoder_meta": json.dumps(meta, sort_keys=True), "device": dev.type,
+             **cpu_kernels.record()}
     encoding = 0.0
 
     def encode(batch: SnippetBatch) -> np.ndarray:
