@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -133,11 +134,19 @@ def test_bad_video_policy_reaches_every_step_that_opens_videos(tmp_path):
     [
         ("ucf", r"Abuse/Abuse001_x264\.mp4", "crcv.ucf.edu"),
         ("sht", r"training/videos/\d\d_\d+\.avi", "ShanghaiTech"),
+        ("xd", r"(train|test)/\S+_label_\S+\.mp4", "roc-ng.github.io"),
     ],
 )
 def test_missing_real_dataset_fails_fast_with_directions(tmp_path, dataset, example, source):
     root = tmp_path / "nowhere" / dataset
-    config = load_config(overrides={"datasets": {dataset: {"root": str(root)}}})
+    entry = {"root": str(root)}
+    if dataset == "xd":  # its annotations are not shipped: a file that covers the test list
+        violent = [n.removesuffix(".mp4") for n in (
+            REPO / "resources/xd_violence/test_videos.txt").read_text().split()
+            if "_label_A" not in n]
+        entry["test_annotations"] = str(tmp_path / "annotations.txt")
+        Path(entry["test_annotations"]).write_text("".join(f"{n} 0 16\n" for n in violent))
+    config = load_config(overrides={"datasets": {dataset: entry}})
     write_config(tmp_path, config)
     started = time.monotonic()
     run = snakemake(tmp_path, "--cores", "1", f"results/{dataset}/videos.csv")
