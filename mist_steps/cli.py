@@ -159,11 +159,12 @@ class StepParser(argparse.ArgumentParser):
         if unknown or missing:  # a wiring mistake in the step module, not the user's
             raise TypeError(f"{self.prog}: flags without a parameter {sorted(unknown)}, "
                             f"parameters without a flag {sorted(missing)}")
-        args = vars(self.parse_args(argv))
+        args = self.parse_args(argv)
         for test, message in self._checks:
-            if not test(argparse.Namespace(**args)):
+            if not test(args):
                 self.error(message)
-        mode = args.pop("determinism", None)
+        kwargs = vars(args)
+        mode = kwargs.pop("determinism", None)
         if mode is not None:
             cpu_kernels.use(mode)
-        return self._step(**args)
+        return self._step(**kwargs)

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mist_steps.data.annotations import NORMAL_CLASS
+from mist_steps.data.annotations import NORMAL_CLASS, _lines
 from mist_steps.errors import InputError
 
 # XD-Violence's six violence classes by code (A: normal).
@@ -60,18 +60,8 @@ def classes_of(name: str, where: str) -> tuple[str, ...]:
 
 def parse_xd_list(path: str | os.PathLike) -> list[XdVideo]:
     """The videos of a split list (module docstring), in the order of their first line."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{path}: split list not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read as text ({err})") from None
     videos: dict[str, XdVideo] = {}
-    for lineno, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line:
-            continue
+    for lineno, line in _lines(path):
         where = f"{path}, line {lineno}"
         name = re.split(r"[\\/]", line)[-1]
         if name.endswith(".npy"):
@@ -87,33 +77,24 @@ def parse_xd_list(path: str | os.PathLike) -> list[XdVideo]:
             classes = classes_of(name, where)
             videos[name] = XdVideo(name, int(bool(classes)),
                                    classes[0] if classes else NORMAL_CLASS, classes, where)
-    if not videos:
-        raise InputError(f"{path}: the split list is empty")
     return list(videos.values())
 
 
 def parse_xd_annotations(path: str | os.PathLike) -> dict[str, tuple[tuple, str]]:
     """``{video_id: (((start, end), ...), "<file>, line <n>")}`` of a test annotation file."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
+    if not Path(path).is_file():
         raise InputError(f"{path}: test annotation file not found; download XD-Violence's "
                          f"annotations.txt (https://roc-ng.github.io/XD-Violence/) there, or "
-                         f"point the dataset's test_annotations at it") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read as text ({err})") from None
+                         f"point the dataset's test_annotations at it")
     out: dict[str, tuple[tuple, str]] = {}
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in _lines(path):
         fields = line.split()
-        if not fields:
-            continue
         where = f"{path}, line {lineno}"
-        name = fields[0][: -len(".mp4")] if fields[0].endswith(".mp4") else fields[0]
+        name = fields[0].removesuffix(".mp4")
         try:
             nums = [int(f) for f in fields[1:]]
         except ValueError:
-            raise InputError(f"{where}: frame numbers must be integers: {line.strip()!r}") from None
+            raise InputError(f"{where}: frame numbers must be integers: {line!r}") from None
         if not nums or len(nums) % 2:
             raise InputError(f"{where}: expected the video name, then start/end frame pairs; "
                              f"got {len(nums)} number(s)")
@@ -125,6 +106,4 @@ def parse_xd_annotations(path: str | os.PathLike) -> dict[str, tuple[tuple, str]
         if name in out:
             raise InputError(f"{where}: video {name!r} already annotated ({out[name][1]})")
         out[name] = (pairs, where)
-    if not out:
-        raise InputError(f"{path}: the annotation file is empty")
     return out
