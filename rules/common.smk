@@ -306,6 +306,9 @@ def finetune_flags(wildcards):
                     "class_weights": dataset["class_weights"][wildcards.encoder],
                     "crop_scales": dataset.get("crop_scales"),
                     "input_size": dataset.get("input_size"),
+                    "train_frame": dataset.get("train_frame", {}).get(
+                        wildcards.encoder
+                    ),
                     "train_from": dataset.get("train_from", {}).get(wildcards.encoder),
                 }
             ),

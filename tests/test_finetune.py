@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import torch
 from conftest import REPO, write_frame_folder, write_video
 
 from mist_steps.data.preprocess import Preprocess
+from mist_steps.data.video import open_video
 from mist_steps.errors import InputError
 from mist_steps.formats.encoder_file import load_encoder, save_encoder
 from mist_steps.formats.mist_model import load_mist_model
@@ -215,6 +217,23 @@ def test_augment_clip_crop_flip_gray():
     assert small.shape == (16, SIZE, SIZE, 3) and small.dtype == np.uint8
 
 
+def test_whole_frame_clips_keep_the_frame_and_flip_whole(tmp_path):
+    """train_frame: clips are the whole frame resized to (H, W), never cropped; a flip
+    mirrors the whole frame."""
+    path = write_video(tmp_path / "v.mp4", 20, size=(32, 40), pixels=textured)
+    video = TrainVideo("v", str(path), None, 20, 0, None)
+    prep = Preprocess("i3d", SIZE, "full", (32, 48))
+    # crop scale and position are unused
+    out = _decode_clips(video, {0: Clip(0, 2, 0.0, 0.5, 0.9, 0.9, False, False),
+                                1: Clip(0, 2, 0.0, 0.5, 0.9, 0.9, True, False)}, prep)
+    plain, flipped = out[0][0], out[1][0]
+    assert plain.shape == flipped.shape == (16, 32, 48, 3)
+    np.testing.assert_array_equal(flipped, plain[:, :, ::-1])
+    resize = prep.frame_resizer()
+    decoded = list(itertools.islice(open_video(path).iter_frames(), 18))[2:]
+    np.testing.assert_array_equal(plain, np.stack([resize(f) for f in decoded]))
+
+
 def test_decoding_keeps_the_clips_frames(tmp_path):
     # default frames are flat grey at level (20 + 10 i) mod 240: the levels tell the frames
     path = write_video(tmp_path / "v.mp4", 30, size=(32, 40))
@@ -313,6 +332,21 @@ def test_train_from_keeps_the_blocks_before_it_frozen(data, full, tmp_path):
     assert not torch.equal(whole["state_dict"]["head_c.weight"], top["state_dict"]["head_c.weight"])
 
 
+def test_whole_frame_training_records_its_frame_and_scores_at_it(data, full, tmp_path):
+    """A run with train_frame trains on whole non-square frames (its file says so) and
+    differs from the crop run; the model scores snippets of that shape."""
+    out = tmp_path / "whole" / "mist.pt"
+    finetune(data["encoder"], data["videos"], out, pseudo_labels_h5=data["pseudo"],
+             train_frame=(32, 48), **RUN)
+    model, meta = load_mist_model(out)
+    assert meta["settings"]["train_frame"] == [32, 48]
+    assert load_mist_model(full[0])[1]["settings"]["train_frame"] is None
+    head = [torch.load(p, weights_only=True)["state_dict"]["head_c.weight"] for p in (out, full[0])]
+    assert not torch.equal(*head)
+    with torch.no_grad():
+        assert model.score(torch.randn(2, 3, 16, 32, 48)).shape == (2,)
+
+
 def test_output_loads_and_scores(data, full):
     out, summary = full
     assert summary["epochs"] == 2 and summary["clips"] == 16 and summary["clips_per_second"] > 0
@@ -366,6 +400,7 @@ def test_bad_pseudo_labels_name_the_video(data, tmp_path):
     ({"crop_scales": (1.0, 1.2)}, r"crop scales must be .* in \(0, 1\]"),
     ({"crop_scales": ()}, "crop scales must be one or more"),
     ({"frame_cache_mb": -1}, "frame cache must be >= 0"),
+    ({"train_frame": (16, 48)}, r"train frame must be \[H, W\] of >= 32 px"),
 ])
 def test_bad_settings(data, tmp_path, bad, message):
     kw = {**RUN, "pseudo_labels_h5": data["pseudo"], **bad}

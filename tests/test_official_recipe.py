@@ -103,11 +103,11 @@ def test_synth_keeps_its_cpu_recipe(tmp_path):
     assert planned["--restarts"] == "5"
     planned = _flags(run, "finetune")
     assert {k: planned[k] for k in ("--epochs", "--batch-size", "--lr", "--warmup",
-                                    "--lr-schedule", "--train-from", "--crop-scales")} == {
+                                    "--lr-schedule", "--train-from", "--train-frame")} == {
         "--epochs": "17", "--batch-size": "8", "--lr": "0.0003", "--warmup": "step",
-        "--lr-schedule": "cosine", "--train-from": "mixed_5b", "--crop-scales": "1.0"}
-    assert "--freeze-bn-stats" in planned
-    assert "--frame-size" not in _flags(run, "score_mist")  # centre crops
+        "--lr-schedule": "cosine", "--train-from": "mixed_5b", "--train-frame": "64 64"}
+    assert "--freeze-bn-stats" in planned and "--crop-scales" not in planned
+    assert _flags(run, "score_mist")["--frame-size"] == "64 64"  # the whole frame, as trained
 
 
 def test_a_variant_still_wins_over_the_dataset_recipe(tmp_path):

@@ -280,7 +280,7 @@ def test_tiny_pipeline_end_to_end(workdir):
     assert not (workdir / "results/synth_i3d/encoder_mist.pt.ckpt").exists()
     meta = torch.load(workdir / "results/synth_i3d/encoder_mist.pt", weights_only=True)["meta"]
     assert meta["settings"]["train_from"] == "mixed_5b"  # datasets.synth.train_from.i3d
-    assert meta["settings"]["crop_scales"] == [1.0]  # datasets.synth.crop_scales
+    assert meta["settings"]["train_frame"] == [32, 43]  # datasets.synth.train_frame.i3d
 
     # A generator setting re-runs stage I and II and nothing upstream.
     write_config(workdir, load_config(overrides={"generator": {"lambda": 0.02}}))

@@ -35,7 +35,7 @@ from torch import nn
 
 from mist_steps import cpu_kernels
 from mist_steps.cli import StepParser, run_cli
-from mist_steps.data.preprocess import Preprocess
+from mist_steps.data.preprocess import FULL_FRAME, Preprocess
 from mist_steps.data.video_table import read_video_table
 from mist_steps.errors import InputError
 from mist_steps.formats.atomic import write_text
@@ -91,7 +91,8 @@ def _write_loss_csv(path, rows: list[list[float]]) -> None:
 def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: str = "pseudo",
              sampling: str = "pseudo", input_size: int | None = None,
              class_weights: Sequence[float] = (1.0, 1.0),
-             crop_scales: Sequence[float] = CROP_SCALES, epochs: int = 8,
+             crop_scales: Sequence[float] = CROP_SCALES,
+             train_frame: Sequence[int] | None = None, epochs: int = 8,
              clips_per_video: int = 3, batch_size: int = 8, accumulate: int = 1,
              lr: float = 1e-4, weight_decay: float = 5e-4, warmup_epochs: int = 5,
              warmup: str = "step", lr_schedule: str = "cosine", freeze_epochs: int = 1,
@@ -117,7 +118,7 @@ def finetune(encoder_pt, videos_csv, out_pt, *, pseudo_labels_h5=None, labels: s
     dev = resolve_device(device)
     out_pt = Path(out_pt)
     src = _load_inputs(encoder_pt, videos_csv, pseudo_labels_h5, labels=labels,
-                       input_size=input_size, train_from=train_from)
+                       input_size=input_size, train_frame=train_frame, train_from=train_from)
     settings.update(arch=src.encoder.arch, input_size=src.prep.crop)
     videos, n_normal = src.videos, sum(v.label == 0 for v in src.videos)
     settings_hash = _settings_hash(settings, src.encoder_sha, src.labels_sha, videos)
@@ -191,7 +192,8 @@ class _Inputs:
 
 
 def _load_inputs(encoder_pt, videos_csv, pseudo_labels_h5, *, labels: str,
-                 input_size: int | None, train_from: str | None) -> _Inputs:
+                 input_size: int | None, train_frame: Sequence[int] | None,
+                 train_from: str | None) -> _Inputs:
     """The vanilla encoder, its preprocessing and the training videos with their labels."""
     encoder, _ = load_encoder(encoder_pt)
     if isinstance(encoder, MISTModel):
@@ -203,7 +205,9 @@ def _load_inputs(encoder_pt, videos_csv, pseudo_labels_h5, *, labels: str,
                          f"of the {encoder.arch.upper()} encoder of {encoder_pt}; choose one of "
                          f"{', '.join(encoder.endpoints)} (datasets.<name>.train_from in the "
                          f"config), or leave it out to fine-tune the whole encoder")
-    prep = Preprocess(encoder.arch, input_size)
+    # whole frames: resized straight to train_frame, as score_mist's --frame-size at test
+    prep = (Preprocess(encoder.arch, input_size, FULL_FRAME, tuple(train_frame)) if train_frame
+            else Preprocess(encoder.arch, input_size))
     labels_by_video = labels_sha = None
     if labels == "pseudo":
         labels_by_video = read_pseudo_labels(pseudo_labels_h5)
@@ -266,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--crop-scales", type=float, nargs="+", metavar="S",
                    help="crop side / frame short side, one drawn per clip (1.0 alone: flips "
                    "only)")
+    p.add_argument("--train-frame", type=int, nargs=2, metavar=("H", "W"),
+                   help="train on whole frames resized to H x W (no crop; --crop-scales unused)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--clips-per-video", type=int, help="per epoch")
     p.add_argument("--batch-size", type=int,

@@ -27,16 +27,19 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's Graysca
 QUEUE_DEPTH = 2  # finished batches waiting for the model
 
 
-def augment_clip(frames: np.ndarray, clip: Clip, size: int) -> np.ndarray:
-    """Resized uint8 frames [16, H, W, 3] -> the augmented clip [16, size, size, 3] (uint8)."""
-    h, w = frames.shape[1:3]
-    short = min(h, w)
-    side = max(1, min(short, round(clip.scale * short)))
-    top, left = int(clip.u * (h - side + 1)), int(clip.v * (w - side + 1))
-    x = torch.from_numpy(np.ascontiguousarray(frames[:, top:top + side, left:left + side]))
-    if side != size:  # HWC viewed as NCHW: torch's fast uint8 path (as preprocess.resize_frame)
-        x = F.interpolate(x.permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
-                          antialias=True, align_corners=False).permute(0, 2, 3, 1)
+def augment_clip(frames: np.ndarray, clip: Clip, size: int | None) -> np.ndarray:
+    """Resized uint8 frames [16, H, W, 3] -> the augmented clip [16, size, size, 3] (uint8);
+    ``size`` None: the whole frames as they are (flips and grey only; crop scale unused)."""
+    if size is None:
+        x = torch.from_numpy(np.ascontiguousarray(frames))
+    else:
+        h, w = frames.shape[1:3]
+        side = max(1, min(h, w, round(clip.scale * min(h, w))))
+        top, left = int(clip.u * (h - side + 1)), int(clip.v * (w - side + 1))
+        x = torch.from_numpy(np.ascontiguousarray(frames[:, top:top + side, left:left + side]))
+        if side != size:  # HWC viewed as NCHW: torch's fast uint8 path (as preprocess.resize_frame)
+            x = F.interpolate(x.permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
+                              antialias=True, align_corners=False).permute(0, 2, 3, 1)
     if clip.flip:
         x = x.flip(2)
     if clip.gray:
@@ -117,7 +120,8 @@ def _decode_clips(video: TrainVideo, wanted: dict[int, Clip], prep: Preprocess,
                 target = clip_target(video.snippet_labels, start)
             c = Clip(c.video, start, target, c.scale, c.u, c.v, c.flip, c.gray)
         frames16 = np.stack([frame(f) for f in range(c.start, c.start + SNIPPET_LEN)])
-        out[j] = (augment_clip(frames16, c, prep.crop), c.target)
+        # a whole-frame recipe's frames are already at its frame size: no crop
+        out[j] = (augment_clip(frames16, c, None if prep.frame_size else prep.crop), c.target)
     return out
 
 

@@ -36,9 +36,9 @@ frame's short side (scale drawn from ``crop_scales``, by default the multi-scale
 with p = 0.2; then the encoder's normalisation (:func:`~mist_steps.data.preprocess.normalize`).
 A crop smaller than the frame zooms in: people look larger and move more pixels per frame.
 Where speed is what makes an anomaly (the synthetic benchmark's Running, its brisk-walker
-look-alike), that contradicts the labels; the synthetic default therefore keeps the whole
-frame (``crop_scales`` [1.0], flips only): test AUC 0.749 / 0.753 / 0.748 against 0.724 /
-0.753 / 0.753 with the multi-scale crops (10 epochs, seeds 0-2; docs/synthetic-results-history.md).
+look-alike), that contradicts the labels; the synthetic benchmarks therefore train on the
+whole frame (a ``train_frame`` recipe, :class:`~mist_steps.training.clip_feeder`: flips only,
+the scale and position drawn here unused; docs/synthetic-results-history.md).
 
 Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
 ``ceil(max(n_normal, n_abnormal) / (batch_size / 2))`` batches, the smaller pool is cycled.

@@ -29,6 +29,7 @@ LOSS_COLUMNS = ("epoch", "lr", "loss", "loss_c", "loss_g", "clips", "seconds", "
 
 # Every setting that changes the trained weights; a checkpoint resumes only when they match.
 RESULT_SETTINGS = ("arch", "labels", "sampling", "input_size", "class_weights", "crop_scales",
+                   "train_frame",
                    "clips_per_video", "batch_size", "accumulate", "lr", "weight_decay",
                    "warmup_epochs", "warmup", "lr_schedule", "schedule_epochs",
                    "freeze_epochs", "freeze_bn_stats", "train_from", "grad_clip", "k",
@@ -64,6 +65,7 @@ def run_settings(p: Mapping) -> dict:
     s = {"labels": p["labels"], "sampling": p["sampling"], "input_size": p["input_size"],
          "class_weights": [float(w) for w in p["class_weights"]],
          "crop_scales": [float(c) for c in p["crop_scales"]], "epochs": int(p["epochs"]),
+         "train_frame": [int(v) for v in p["train_frame"]] if p["train_frame"] else None,
          "clips_per_video": int(p["clips_per_video"]), "batch_size": int(p["batch_size"]),
          "accumulate": int(p["accumulate"]), "lr": float(p["lr"]),
          "weight_decay": float(p["weight_decay"]), "warmup_epochs": int(p["warmup_epochs"]),
@@ -111,6 +113,8 @@ def _check_settings(s: dict) -> None:
     if not s["crop_scales"] or not all(0 < c <= 1 for c in s["crop_scales"]):
         problems.append(f"crop scales must be one or more numbers in (0, 1], the crop side "
                         f"over the frame's short side (got {s['crop_scales']})")
+    if s["train_frame"] is not None and (len(s["train_frame"]) != 2 or min(s["train_frame"]) < 32):
+        problems.append(f"train frame must be [H, W] of >= 32 px (got {s['train_frame']})")
     if s["frame_cache_mb"] < 0:
         problems.append(f"frame cache must be >= 0 MiB (got {s['frame_cache_mb']})")
     if s["warmup_epochs"] < 0:
