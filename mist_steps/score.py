@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     p.shared("device")
     p.add_argument("--frame-size", type=at_least(32), nargs=2, metavar=("H", "W"),
                    help="score the whole frame resized to H x W, no crop, as the workflow "
-                   "scores a dataset with test_frame (default: the model's centre crop)")
+                   "scores a dataset with test_frame (default: the model's train_frame, "
+                   "else its centre crop)")
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         p.run(argv)

@@ -19,6 +19,7 @@ from mist_steps.formats.encoder_file import load_encoder, save_encoder
 from mist_steps.formats.mist_model import load_mist_model
 from mist_steps.formats.resume import checkpoint_path
 from mist_steps.formats.scores import PSEUDO_LABELS_FORMAT, ScoreWriter
+from mist_steps.inference.mist_scorer import MISTScorer
 from mist_steps.models import build_encoder
 from mist_steps.models.sga import MISTModel
 from mist_steps.steps.finetune import finetune, main
@@ -345,6 +346,9 @@ def test_whole_frame_training_records_its_frame_and_scores_at_it(data, full, tmp
     assert not torch.equal(*head)
     with torch.no_grad():
         assert model.score(torch.randn(2, 3, 16, 32, 48)).shape == (2,)
+    # scorers default to the frame it was trained on; the crop run's to its centre crop
+    assert MISTScorer(out).prep.frame_size == (32, 48)
+    assert MISTScorer(full[0]).prep.frame_size is None
 
 
 def test_output_loads_and_scores(data, full):

@@ -7,7 +7,8 @@ everything needed to run it from the file alone: the encoder (``arch``), its cro
 Snippets are preprocessed as extraction and the batch scoring step do it
 (:mod:`mist_steps.data.preprocess`: frames resized by :meth:`MISTScorer.frame_resizer` as they are
 decoded, one centre crop; or, with ``frame_size``, the whole frame resized to it: the official
-code's I3D test input), the model runs in eval mode under ``torch.inference_mode`` (bf16
+code's I3D test input, and the default of a model trained on whole frames, its
+``train_frame``), the model runs in eval mode under ``torch.inference_mode`` (bf16
 autocast on CUDA, float32 on CPU), and each snippet gets its anomaly score softmax(H_c)[1]
 (:func:`~mist_steps.models.sga.anomaly_probability`) and its spatial maps ``[h, w]`` (values
 in [0, 1], over the centre crop or the whole frame): ``attention`` (SGA's A, with SGA) and
@@ -51,6 +52,8 @@ class MISTScorer:
                  keep_attention: bool = True, frame_size: tuple[int, int] | None = None):
         self.path = Path(model_pt)
         model, self.meta = load_mist_model(model_pt)
+        if frame_size is None:  # a model trained on whole frames scores them too
+            frame_size = self.meta.get("settings", {}).get("train_frame")
         if frame_size is not None:
             _check_frame_size(model, frame_size, self.path)
         self.prep = Preprocess(model.arch, model.input_size,

@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-attention", dest="keep_attention", action="store_false",
                    help="do not store the spatial maps (SGA attention, CAM)")
     p.add_argument("--frame-size", type=at_least(32), nargs=2, metavar=("H", "W"),
-                   help="score the whole frame resized to H x W, no crop (default: the centre "
-                   "crop of the model's input size)")
+                   help="score the whole frame resized to H x W, no crop (default: the "
+                   "model's train_frame, else the centre crop of its input size)")
     p.run(argv)
 
 

@@ -37,7 +37,7 @@ with p = 0.2; then the encoder's normalisation (:func:`~mist_steps.data.preproce
 A crop smaller than the frame zooms in: people look larger and move more pixels per frame.
 Where speed is what makes an anomaly (the synthetic benchmark's Running, its brisk-walker
 look-alike), that contradicts the labels; the synthetic benchmarks therefore train on the
-whole frame (a ``train_frame`` recipe, :class:`~mist_steps.training.clip_feeder`: flips only,
+whole frame (a ``train_frame`` recipe, :mod:`~mist_steps.training.clip_feeder`: flips only,
 the scale and position drawn here unused; docs/synthetic-results-history.md).
 
 Batches are balanced: half normal, half abnormal clips. Both pools are shuffled; an epoch has
