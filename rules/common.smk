@@ -263,11 +263,10 @@ def finetune_inputs(wildcards):
     return inputs
 
 
-def test_frame(wildcards):
-    """[H, W] of the whole-frame test input of the run's encoder, or None (centre crop)."""
-    return (
-        dataset_config(wildcards.dataset).get("test_frame", {}).get(wildcards.encoder)
-    )
+def encoder_setting(wildcards, key):
+    """The run's encoder's entry of the dataset's per-encoder setting `key` ({i3d: ...,
+    c3d: ...}: test_frame, train_frame, train_from), or None where it has none."""
+    return dataset_config(wildcards.dataset).get(key, {}).get(wildcards.encoder)
 
 
 def frame_cache_mb(wildcards):
@@ -306,10 +305,8 @@ def finetune_flags(wildcards):
                     "class_weights": dataset["class_weights"][wildcards.encoder],
                     "crop_scales": dataset.get("crop_scales"),
                     "input_size": dataset.get("input_size"),
-                    "train_frame": dataset.get("train_frame", {}).get(
-                        wildcards.encoder
-                    ),
-                    "train_from": dataset.get("train_from", {}).get(wildcards.encoder),
+                    "train_frame": encoder_setting(wildcards, "train_frame"),
+                    "train_from": encoder_setting(wildcards, "train_from"),
                 }
             ),
         ]

@@ -58,7 +58,9 @@ rule score_mist:
         device=lambda wildcards: run_section("finetune", wildcards)["device"],
         on_bad_video=config["extract"]["on_bad_video"],
         threshold=config["evaluate"]["threshold"],
-        frame_size=lambda wildcards: cli_flags({"frame_size": test_frame(wildcards)}),
+        frame_size=lambda wildcards: cli_flags(
+            {"frame_size": encoder_setting(wildcards, "test_frame")}
+        ),
     shell:
         "python -m mist_steps.steps.score_mist --model {input.model:q} --videos {input.videos:q}"
         " --out {output.scores:q} --csv {output.csv:q} --skipped {output.skipped:q}"
