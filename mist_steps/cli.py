@@ -167,4 +167,6 @@ class StepParser(argparse.ArgumentParser):
         mode = kwargs.pop("determinism", None)
         if mode is not None:
             cpu_kernels.use(mode)
+        if "torch" in sys.modules:  # a torch step: MKL set up before any parallel work
+            cpu_kernels.warm_up_mkl()
         return self._step(**kwargs)

@@ -1,5 +1,6 @@
 """Which CPU kernels a step's torch runs: ``native`` (the best the CPU has) or ``portable``
-(pinned to AVX2, so that x86-64 CPUs of different generations compute the same bits).
+(pinned to kernels that every x86-64 CPU with AVX2 runs alike, Intel or AMD, of any
+generation, so that they compute the same bits).
 
 PyTorch, oneDNN and MKL each pick their kernels by the CPU they find: an AVX-512 machine and an
 AVX2 one run other code for the same convolution or matrix product, and the last bits of a
@@ -8,11 +9,19 @@ AVX-512 kernels, ``eb2998fd3dd9`` with AVX2 ones). ``portable`` sets, before tor
 
 * ``ATEN_CPU_CAPABILITY=avx2``: PyTorch's own vectorised kernels;
 * ``ONEDNN_MAX_CPU_ISA=AVX2``: oneDNN's (convolutions);
-* ``MKL_CBWR=AVX2,STRICT``: MKL's conditional numerical reproducibility (matrix products);
+* ``MKL_CBWR=COMPATIBLE``: MKL's conditional numerical reproducibility (matrix products, vector
+  math) in the branch that Intel and AMD CPUs run alike: with ``AVX2,STRICT``, MKL's vector
+  math still followed the CPU's vendor (a portable encoder was ``e95701dc79e3`` on MKL's generic
+  path, ``6766746648e2`` on its Intel path; ``299ddfc9337d`` on both with ``COMPATIBLE``);
 
 and the thread count is each step's ``--threads`` already. The variables are read once, when
 each library starts, so a step that must change them starts itself again (``os.execv``: same
 process id, same arguments) with them set.
+
+Either way, :func:`warm_up_mkl` runs before a job's first parallel torch work: where MKL takes
+its Intel code path, the process's first vector-math call (``torch.sqrt``, ``exp``, ... are
+MKL VML calls on each thread's chunk) made by several threads at once can hand one of them a
+~12-bit approximation (docs/cluster.md, Determinism).
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import sys
 
 MODES = ("native", "portable")
 PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                "MKL_CBWR": "AVX2,STRICT"}
+                "MKL_CBWR": "COMPATIBLE"}
 
 
 def is_portable() -> bool:
@@ -41,6 +50,25 @@ def use(mode: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+_mkl_warm = False
+
+
+def warm_up_mkl() -> None:
+    """Make MKL's first vector-math call of the process on this thread alone (once).
+
+    MKL VML sets itself up on its first call; when threads make that call at the same moment
+    (an OpenMP team's chunks of one ``torch.sqrt``), one of them may run the call with a
+    low-accuracy kernel: an Adagrad or Adam step whose first square root is ~12 bits off on the
+    main thread's half of a weight. ``tests/chaos/mkl_first_call.py`` provokes it; a single
+    call beforehand, small enough to stay on one thread, removes it."""
+    global _mkl_warm
+    if not _mkl_warm:
+        import torch
+
+        torch.sqrt(torch.ones(8))  # below ATen's parallel grain: one thread, one VML call
+        _mkl_warm = True
 
 
 def record() -> dict[str, str]:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import torch
 
+from mist_steps import cpu_kernels
+
 
 def _set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
     """``torch.use_deterministic_algorithms`` without its import of Inductor (2.5 s of every
@@ -23,7 +25,9 @@ def _set_deterministic_algorithms(mode: bool, warn_only: bool) -> None:
 @contextlib.contextmanager
 def threads_and_determinism(threads: int, deterministic: bool = True) -> Iterator[None]:
     """For the block: ``threads`` torch threads and (``deterministic``) deterministic
-    algorithms, warn-only; both restored afterwards."""
+    algorithms, warn-only; both restored afterwards. MKL is set up first, on this thread
+    (:func:`mist_steps.cpu_kernels.warm_up_mkl`)."""
+    cpu_kernels.warm_up_mkl()
     prev_threads = torch.get_num_threads()
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()

@@ -4,7 +4,9 @@ started together with a second, busy one.
 
 Issue #7's notes describe a rare "odd first Adam step": a fine-tuning that, started beside
 another process, ends with other weights than the same command run alone (~13 ulps off in the
-first optimiser step, then diverging). This script provokes that situation on purpose:
+first optimiser step, then diverging). Its cause, MKL's first vector-math call made by several
+threads at once, is provoked directly by ``mkl_first_call.py``; this script checks the whole
+fine-tuning in that situation (``--intel-path``: with MKL on its Intel path, where the race lives):
 
 1. the tiny pipeline (tests/config_tiny.yaml, fine-tuning on ``--threads`` threads) is run up to
    stage II's inputs in a scratch folder;
@@ -35,6 +37,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+import mkl_path  # noqa: E402  (the folder of this script)
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "results/synth_i3d/encoder_mist.pt"
@@ -107,7 +112,11 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="checkout whose workflow and code run (e.g. a worktree of an older "
                         "commit; default: this one)")
+    parser.add_argument("--intel-path", action="store_true",
+                        help="make MKL take its Intel path on a non-Intel CPU (needs cc)")
     args = parser.parse_args()
+    if args.intel_path:
+        mkl_path.restart_with_shim(intel_path=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mist-adam-stress-"))
     t0 = time.monotonic()
     repo = args.repo.resolve()
