@@ -412,6 +412,18 @@ def test_bad_settings(data, tmp_path, bad, message):
         finetune(data["encoder"], data["videos"], tmp_path / "m.pt", **kw)
 
 
+def test_a_train_frame_the_model_cannot_take_is_refused_before_training(data, tmp_path):
+    """C3D's pool5 floors 15 -> 7 where SGA's strided convolution gives 8 (120x160 frames):
+    refused up front with the setting named, as the scorer refuses that frame size."""
+    c3d = tmp_path / "c3d_vanilla.pt"
+    save_encoder(c3d, build_encoder("c3d", num_classes=2))
+    kw = {**RUN, "pseudo_labels_h5": data["pseudo"], "train_frame": (120, 160)}
+    with pytest.raises(InputError, match=r"train frame 120x160 does not fit the c3d model.*"
+                                         r"datasets.<name>.train_frame"):
+        finetune(c3d, data["videos"], tmp_path / "m.pt", **kw)
+    assert not (tmp_path / "m.pt").exists() and not checkpoint_path(tmp_path / "m.pt").exists()
+
+
 def test_cli_help():
     result = subprocess.run([sys.executable, "-m", "mist_steps.steps.finetune", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)

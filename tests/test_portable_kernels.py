@@ -1,5 +1,6 @@
-"""determinism: portable - the CPU kernels pinned to AVX2, so that an AVX-512 machine and an
-AVX2 one make the same vanilla encoder bit for bit; every artifact records its kernels."""
+"""determinism: portable - the CPU kernels pinned, so that an AVX-512 machine and an AVX2 one,
+Intel or AMD, make the same vanilla encoder bit for bit; every artifact records its kernels;
+every torch job warms MKL up on one thread first."""
 
 from __future__ import annotations
 

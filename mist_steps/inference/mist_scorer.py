@@ -33,7 +33,7 @@ from mist_steps.data.preprocess import FULL_FRAME, Preprocess
 from mist_steps.errors import InputError
 from mist_steps.formats.digest import weights_sha256
 from mist_steps.formats.mist_model import load_mist_model
-from mist_steps.models.sga import anomaly_probability
+from mist_steps.models.sga import anomaly_probability, frame_size_problem
 from mist_steps.training.devices import resolve_device
 
 CROP_MODE = "center"  # stage II scores one centre crop per snippet unless given a frame size
@@ -54,8 +54,11 @@ class MISTScorer:
         model, self.meta = load_mist_model(model_pt)
         if frame_size is None:  # a model trained on whole frames scores them too
             frame_size = self.meta.get("settings", {}).get("train_frame")
-        if frame_size is not None:
-            _check_frame_size(model, frame_size, self.path)
+        if frame_size is not None and (problem := frame_size_problem(model, frame_size)):
+            h, w = frame_size
+            raise InputError(f"frame size {h}x{w} does not fit the {model.arch} model "
+                             f"{self.path} ({problem}); use sides that are multiples of 32, or "
+                             f"score centre crops (no frame size)")
         self.prep = Preprocess(model.arch, model.input_size,
                                CROP_MODE if frame_size is None else FULL_FRAME, frame_size)
         self.weights_sha256 = weights_sha256(model)  # on CPU, before any move to a GPU
@@ -98,19 +101,3 @@ class MISTScorer:
         so the first real snippet does not pay for the first call's set-up."""
         black = self.frame_resizer()(np.zeros((height, width, 3), dtype=np.uint8))
         self([np.repeat(black[None], SNIPPET_LEN, axis=0)])
-
-
-def _check_frame_size(model, frame_size, path) -> None:
-    """Whole frames of ``frame_size`` must give the attention map the final map's shape (C3D's
-    pooling floors odd sizes where SGA's strided convolution rounds up)."""
-    h, w = (int(v) for v in frame_size)
-    if min(h, w) < 32:
-        raise InputError(f"frame size {h}x{w} for {path}: the encoders need >= 32 pixels a side")
-    x = torch.zeros(1, model.encoder.in_channels, SNIPPET_LEN, h, w)
-    try:
-        with torch.inference_mode():
-            model.eval()(x)
-    except ValueError as err:
-        raise InputError(f"frame size {h}x{w} does not fit the {model.arch} model {path} "
-                         f"({err}); use sides that are multiples of 32, or score centre crops "
-                         f"(no frame size)") from None

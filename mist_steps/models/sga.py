@@ -164,6 +164,27 @@ class MISTModel(nn.Module):
         return {"feature": self.forward(x).feature} if kinds else {}
 
 
+def frame_size_problem(model: MISTModel, frame_size: Iterable[int]) -> str | None:
+    """Why whole frames of ``frame_size`` (H, W) cannot pass through ``model``, or None: the
+    encoders need >= 32 px a side, and the attention map must come out at the final map's
+    shape (C3D's pooling floors odd sizes where SGA's strided convolution rounds up). Tried
+    with one black snippet in eval mode; the model's mode is restored, its state untouched."""
+    h, w = (int(v) for v in frame_size)
+    if min(h, w) < 32:
+        return "the encoders need >= 32 pixels a side"
+    p = next(model.parameters())
+    x = torch.zeros(1, model.encoder.in_channels, SNIPPET_LEN, h, w, device=p.device)
+    training = model.training
+    try:
+        with torch.inference_mode():
+            model.eval()(x)
+    except ValueError as err:
+        return str(err)
+    finally:
+        model.train(training)
+    return None
+
+
 def anomaly_probability(logits: torch.Tensor) -> torch.Tensor:
     """The clip score from H_c's logits [B, 2]: softmax(...)[:, 1], computed in float32."""
     return torch.softmax(logits.float(), dim=1)[:, 1]

@@ -47,7 +47,7 @@ from mist_steps.formats.resume import (
     settings_digest,
 )
 from mist_steps.formats.scores import read_pseudo_labels
-from mist_steps.models.sga import MISTModel
+from mist_steps.models.sga import MISTModel, frame_size_problem
 from mist_steps.training.clip_plan import (
     CROP_SCALES,
     LABEL_MODES,
@@ -173,11 +173,17 @@ def _epoch_plan(s: dict, videos: list[TrainVideo], n_normal: int) -> tuple[Epoch
 
 def _build_model(src: "_Inputs", s: dict, encoder_pt, dev) -> MISTModel:
     try:
-        return MISTModel(src.encoder, input_size=src.prep.crop, k=s["k"], dropout=s["dropout"],
-                         sga=s["sga"], guided_head=s["guided_head"]).to(dev)
+        model = MISTModel(src.encoder, input_size=src.prep.crop, k=s["k"], dropout=s["dropout"],
+                          sga=s["sga"], guided_head=s["guided_head"]).to(dev)
     except ValueError as err:
         raise InputError(f"fine-tuning settings: cannot build the MIST model on {encoder_pt} "
                          f"at input size {src.prep.crop}: {err}") from None
+    if s["train_frame"] and (problem := frame_size_problem(model, s["train_frame"])):
+        h, w = s["train_frame"]
+        raise InputError(f"fine-tuning settings: train frame {h}x{w} does not fit the "
+                         f"{model.arch} model on {encoder_pt} ({problem}); use sides that are "
+                         f"multiples of 32 (datasets.<name>.train_frame in the config)")
+    return model
 
 
 @dataclass
