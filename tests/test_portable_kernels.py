@@ -41,7 +41,8 @@ def test_portable_pretraining_is_the_same_on_avx512_and_avx2_kernels(tmp_path):
     }
     if shutil.which("cc"):  # MKL as on an Intel CPU (this one may be an AMD one)
         runs["portable_on_intel_mkl"] = ("portable", _clean_env(
-            LD_PRELOAD=str(mkl_path.build("mkl_shim.c")), MKL_SHIM_INTEL_PATH="1"))
+            LD_PRELOAD=str(mkl_path.build("mkl_shim.c", folder=tmp_path)),
+            MKL_SHIM_INTEL_PATH="1"))
     procs = {name: subprocess.Popen([*PRETRAIN, "--out", str(tmp_path / f"{name}.pt"),
                                      "--determinism", mode], env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

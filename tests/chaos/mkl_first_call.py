@@ -3,15 +3,20 @@
 
 The odd step (a fine-tuning whose first Adam update came out ~12 bits off on the main OpenMP
 thread's half of one weight, now and then, mostly beside a busy process) was the process's first
-MKL VML call (``torch.sqrt`` of Adam's second moment, one ``vmsSqrt`` per thread's chunk) made by
-two threads at once: on MKL's Intel path, VML sets itself up on that first call, and a thread
-that enters while another is setting up can run its call with a low-accuracy kernel. Each job
-now makes one small VML call on its own thread before any parallel work
-(``mist_steps.cpu_kernels.warm_up_mkl``).
+MKL VML call (``torch.sqrt`` of Adam's second moment, one ``vmsSqrt`` per thread's chunk), made
+by two threads at once: on MKL's Intel path, VML sets itself up on that first call, and a thread
+that enters while another is setting up can run its call with a low-accuracy kernel - every
+trait of the odd step matches what this check provokes (which thread, the size of the error,
+the first call only, timing). Each job now makes one small VML call on its own thread before
+any parallel work (``mist_steps.cpu_kernels.warm_up_mkl``).
 
-Each trial is a child forked from this process (torch loaded, no VML call made yet):
-``--threads`` threads make the child's first ``vmsSqrt`` at one moment, each on its own 1 M
-values, and each result is compared with a later call on the same values. Two arms,
+Each trial is a child forked from this process, which has loaded torch's MKL
+(``libtorch_cpu.so``) without starting torch: ``--threads`` threads make the child's first
+``vmsSqrt`` at one moment (``mkl_race.c``), each on its own 1 M values, and each result is
+compared with a later call on the same values. (torch's start-up makes MKL service calls that
+narrow the race's window: in a started process 1 to 4 trials in 300 to 1,000 differ, too few
+for a check.) First, a fresh torch process with ``mkl_shim.c`` preloaded counts the
+``vmsSqrt`` calls of the jobs' warm-up: exactly one. Two arms,
 ``--trials`` each: ``none`` (the jobs before the fix) and ``warm-up`` (the jobs' warm-up first).
 ``--intel-path`` makes MKL take its Intel path on a non-Intel CPU (see ``mkl_path.py``); on the
 generic path the race does not exist.
@@ -81,11 +86,11 @@ def main() -> int:
         print("this torch has no MKL vector math: nothing to check")
         return 0
     race = ctypes.CDLL(str(mkl_path.build("mkl_race.c", "-pthread")))
-    warm_up = subprocess.run([sys.executable, "-c", WARM_UP_CALLS], capture_output=True,
+    counted = subprocess.run([sys.executable, "-c", WARM_UP_CALLS], capture_output=True,
                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    if warm_up.returncode != 0 or warm_up.stdout.strip() != "1":
-        print(f"FAIL: cpu_kernels.warm_up_mkl made {warm_up.stdout.strip() or '?'} vmsSqrt "
-              f"call(s), not one{warm_up.stderr[-2000:]}")
+    if counted.returncode != 0 or counted.stdout.strip() != "1":
+        print(f"FAIL: cpu_kernels.warm_up_mkl made {counted.stdout.strip() or '?'} vmsSqrt "
+              f"call(s), not one{counted.stderr[-2000:]}")
         return 1
     print("the jobs' warm-up (cpu_kernels.warm_up_mkl) makes one vmsSqrt call", flush=True)
     # small positive values like Adam's second moments

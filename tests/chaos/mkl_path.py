@@ -25,10 +25,11 @@ VML_HA, VML_EP = 0x2, 0x3  # MKL's high-accuracy and enhanced-performance (~half
 VML_FLAGS = 0x140000 | 0x100  # VML_FTZDAZ_OFF | VML_ERRMODE_IGNORE, as ATen calls it
 
 
-def build(source: str, *flags: str) -> Path:
-    """``tests/chaos/<source>`` compiled into a shared library in a new temporary folder; exits
-    with a clear message where no C compiler is found."""
-    out = Path(tempfile.mkdtemp(prefix="mkl-chaos-")) / Path(source).with_suffix(".so").name
+def build(source: str, *flags: str, folder: Path | None = None) -> Path:
+    """``tests/chaos/<source>`` compiled into a shared library in ``folder`` (default: a new
+    temporary one); exits with a clear message where no C compiler is found."""
+    folder = Path(tempfile.mkdtemp(prefix="mkl-chaos-")) if folder is None else folder
+    out = folder / Path(source).with_suffix(".so").name
     try:
         subprocess.run(["cc", "-shared", "-fPIC", "-O2", *flags, "-o", str(out),
                         str(HERE / source), "-ldl"], check=True, capture_output=True, text=True)
